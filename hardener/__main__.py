@@ -1,0 +1,5 @@
+import sys
+
+from hardener.cli import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""The command line: `hardener check | fix | rules | explain`.
+
+Exit codes: 0 nothing to report, 1 findings remain (or, with --diff, changes
+would be made), 2 usage, configuration or input errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hardener import __version__
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hardener",
+        description="Harden Dockerfiles with minimal, verified edits.",
+    )
+    parser.add_argument("--version", action="version", version=f"hardener {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def scan_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
+        p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+        p.add_argument("--select", type=_csv, metavar="RULES", help="only these rules (ids, names or id prefixes)")
+        p.add_argument("--ignore", type=_csv, metavar="RULES", help="skip these rules, on top of the configuration")
+        p.add_argument("--config", metavar="FILE", help="use this settings file instead of searching for one")
+        p.add_argument(
+            "--unsafe-fixes",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="also apply behaviour-changing fixes",
+        )
+        p.add_argument("--offline", action="store_true", help="make no network requests")
+
+    check = commands.add_parser("check", help="report what needs hardening; exit 1 if anything does")
+    scan_options(check)
+    fix = commands.add_parser("fix", help="apply the fixes (safe ones unless --unsafe-fixes)")
+    scan_options(fix)
+    fix.add_argument("--diff", action="store_true", help="print a unified diff and write nothing")
+    rules = commands.add_parser("rules", help="list every rule")
+    rules.add_argument("--format", choices=("text", "json"), default="text")
+    explain = commands.add_parser("explain", help="explain one rule")
+    explain.add_argument("rule", help="rule id or name, e.g. HD101 or root-user")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "rules":
+            return _rules(args.format)
+        if args.command == "explain":
+            return _explain(args.rule)
+        return _scan(args)
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _scan(args) -> int:
+    from hardener.rules import validate_selectors
+    from hardener.runner import run
+
+    for selectors in (args.select or (), args.ignore or ()):
+        unknown = validate_selectors(selectors)
+        if unknown:
+            sys.stderr.write(f"hardener: error: unknown rule {unknown!r} (see `hardener rules`)\n")
+            return 2
+    overrides = {"select": args.select, "unsafe_fixes": args.unsafe_fixes}
+    if args.ignore:
+        overrides["extra_ignore"] = args.ignore
+    diff = getattr(args, "diff", False)
+    report = run(
+        args.paths,
+        args.command,
+        write=args.command == "fix" and not diff,
+        config_path=args.config,
+        overrides=overrides,
+    )
+    if args.format == "json":
+        from hardener.reporters import json as json_reporter
+
+        json_reporter.render(report, diff=diff, out=sys.stdout)
+    else:
+        from hardener.reporters import text
+
+        text.render(report, diff=diff)
+    return report.exit_code(diff)
+
+
+def _rules(fmt: str) -> int:
+    from hardener.rules import ALL_RULES
+
+    if fmt == "json":
+        import json
+
+        json.dump(
+            [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "kind": r.kind,
+                    "summary": r.summary,
+                    "severity": r.severity.value,
+                    "fix": r.fix_kind(),
+                    "references": list(r.references),
+                }
+                for r in ALL_RULES
+            ],
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return 0
+    width = max(len(r.name) for r in ALL_RULES)
+    for r in ALL_RULES:
+        sys.stdout.write(f"{r.id}  {r.name:<{width}}  {r.fix_kind():<18}  {r.summary}\n")
+    return 0
+
+
+def _explain(selector: str) -> int:
+    import textwrap
+
+    from hardener.rules import rule_by_selector
+
+    rule = rule_by_selector(selector)
+    if rule is None:
+        sys.stderr.write(f"hardener: error: unknown rule {selector!r} (see `hardener rules`)\n")
+        return 2
+    lines = [
+        f"{rule.id} {rule.name}: {rule.summary}",
+        f"Applies to: {rule.kind}. Severity: {rule.severity.value}. Fix: {rule.fix_kind()}.",
+        "",
+        *textwrap.wrap(rule.rationale, 88),
+        "",
+        "References: " + ", ".join(rule.references),
+    ]
+    example = next((e for e in rule.invalid if e.after is not None), None)
+    if example is not None:
+        lines += ["", "Example:"]
+        import difflib
+
+        lines += [
+            "  " + line.rstrip("\n")
+            for line in difflib.unified_diff(
+                example.before.splitlines(keepends=True), example.after.splitlines(keepends=True), "before", "after"
+            )
+        ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0

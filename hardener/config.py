@@ -1,0 +1,118 @@
+"""Settings: `[tool.hardener]` in pyproject.toml or a `.hardener.toml` file.
+
+The nearest configuration file above a scanned file wins (a `.hardener.toml`
+before a `pyproject.toml` in the same folder), searching up to the repository
+root; command-line options override it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from hardener.model import InputError
+
+CONFIG_FILES = (".hardener.toml", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple[str, ...] = ()  # empty: every rule
+    ignore: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns
+    trusted_registries: tuple[str, ...] = ()  # empty: the registry check is off
+    user_uid: int = 10001  # for a user hardener creates
+    user_name: str = "appuser"
+    source: str | None = None  # the file this came from
+
+    def with_overrides(self, *, extra_ignore: tuple[str, ...] = (), **changes) -> Config:
+        """Command-line options over the file's settings; None leaves a setting alone."""
+        changed = replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return replace(changed, ignore=changed.ignore + tuple(extra_ignore)) if extra_ignore else changed
+
+
+_TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries"}
+
+
+def config_from_mapping(data: dict, source: str) -> Config:
+    """Validate a [tool.hardener] table; unknown keys and wrong types are errors."""
+    known = {f.name for f in fields(Config)} - {"source"}
+    values: dict = {}
+    for key, value in data.items():
+        attr = key.replace("-", "_")
+        if attr not in known:
+            raise InputError(f"unknown setting {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in known))})", 0, source)
+        if attr in _TUPLE_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InputError(f"setting {key!r} must be a list of strings", 0, source)
+            value = tuple(value)
+        elif attr == "unsafe_fixes":
+            if not isinstance(value, bool):
+                raise InputError(f"setting {key!r} must be true or false", 0, source)
+        elif attr == "user_uid":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**31:
+                raise InputError(f"setting {key!r} must be a positive integer", 0, source)
+        elif attr == "user_name":
+            if not isinstance(value, str) or not value.replace("-", "").replace("_", "").isalnum():
+                raise InputError(f"setting {key!r} must be a plain user name", 0, source)
+        values[attr] = value
+    return Config(source=source, **values)
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", 0) or 0
+        raise InputError(f"invalid TOML: {exc}", line, str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", 0, str(path)) from None
+
+
+def load_config_file(path: Path) -> Config | None:
+    """Read one config file; None when a pyproject.toml has no [tool.hardener]."""
+    data = _load_toml(path)
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("hardener")
+        if data is None:
+            return None
+    return config_from_mapping(data, str(path))
+
+
+class ConfigFinder:
+    """Finds the nearest configuration for each folder, caching per folder."""
+
+    def __init__(self, explicit: Path | None = None):
+        self.explicit = load_config_file(explicit) if explicit else None
+        self._cache: dict[Path, Config] = {}
+
+    def for_path(self, path: Path) -> Config:
+        if self.explicit is not None:
+            return self.explicit
+        folder = path if path.is_dir() else path.parent
+        return self._for_folder(Path(os.path.abspath(folder)))
+
+    def _for_folder(self, folder: Path) -> Config:
+        if folder in self._cache:
+            return self._cache[folder]
+        found = None
+        for name in CONFIG_FILES:
+            candidate = folder / name
+            if candidate.is_file():
+                found = load_config_file(candidate)
+                if found is not None:
+                    break
+        if found is None:
+            parent = folder.parent
+            # The repository root ends the search: settings outside it do not apply.
+            at_top = parent == folder or (folder / ".git").exists()
+            found = Config() if at_top else self._for_folder(parent)
+        self._cache[folder] = found
+        return found

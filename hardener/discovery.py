@@ -1,0 +1,99 @@
+"""Finding the files to work on: named files, and matching files under folders."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from hardener.kinds import kind_for, kind_of_name
+from hardener.model import InputError
+
+SKIPPED_FOLDERS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", ".mypy_cache",
+     ".pytest_cache", ".ruff_cache", ".hypothesis"}
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str  # as shown to the user
+    kind: str
+
+
+def discover(paths: list[str], exclude_for=lambda folder: ()) -> tuple[list[Target], list[InputError]]:
+    """Targets in a stable order, plus errors for paths that cannot be used.
+
+    `exclude_for(folder)` gives (base_folder, patterns) of gitignore-style
+    exclusions that apply below a folder.
+    """
+    targets: list[Target] = []
+    errors: list[InputError] = []
+    seen: set[str] = set()
+    for given in paths:
+        if os.path.isfile(given):
+            key = os.path.realpath(given)
+            if key not in seen:
+                seen.add(key)
+                targets.append(Target(given, kind_for(given)))
+        elif os.path.isdir(given):
+            found = [t for t in _walk(given, exclude_for(given)) if os.path.realpath(t.path) not in seen]
+            if not found:
+                errors.append(InputError("no Dockerfiles found here", 0, given))
+            for t in found:
+                seen.add(os.path.realpath(t.path))
+                targets.append(t)
+        elif os.path.lexists(given):
+            errors.append(InputError("not a regular file or folder", 0, given))
+        else:
+            errors.append(InputError("no such file or folder", 0, given))
+    return targets, errors
+
+
+def _walk(root: str, exclusion) -> list[Target]:
+    specs = [(root, _spec(_gitignore_lines(root)))]
+    if exclusion:
+        base, patterns = exclusion
+        specs.append((base, _spec(list(patterns))))
+    specs = [(base, spec) for base, spec in specs if spec is not None]
+    real_root = os.path.realpath(root)
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS and not _ignored(specs, os.path.join(folder, d), True))
+        for name in sorted(files):
+            kind = kind_of_name(name)
+            if kind is None:
+                continue
+            path = os.path.join(folder, name)
+            if _ignored(specs, path, False):
+                continue
+            if os.path.islink(path):
+                # Follow a link only while it stays inside the folder being scanned.
+                real = os.path.realpath(path)
+                if os.path.commonpath([real, real_root]) != real_root or not os.path.isfile(real):
+                    continue
+            found.append(Target(path, kind))
+    return found
+
+
+def _gitignore_lines(root: str) -> list[str]:
+    try:
+        with open(os.path.join(root, ".gitignore"), encoding="utf-8", errors="replace") as fh:
+            return fh.read().splitlines()
+    except OSError:
+        return []
+
+
+def _spec(lines: list[str]):
+    if not lines:
+        return None
+    import pathspec
+
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def _ignored(specs, path: str, is_dir: bool) -> bool:
+    for base, spec in specs:
+        rel = os.path.relpath(path, base).replace(os.sep, "/")
+        if not rel.startswith("../") and spec.match_file(rel + "/" if is_dir else rel):
+            return True
+    return False

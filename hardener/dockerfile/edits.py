@@ -1,0 +1,77 @@
+"""Edits to Dockerfile instructions, written in the file's own style.
+
+Each function returns Edit objects at exact offsets, or None when the
+instruction is laid out in a way the edit cannot be made cleanly.
+"""
+
+from __future__ import annotations
+
+from hardener.dockerfile.shell import Word
+from hardener.dockerfile.style import continuation_style
+from hardener.model import Edit
+
+
+def insert_after_word(instr, word: Word, text: str) -> Edit | None:
+    span = instr.raw_span(word.start, word.end)
+    return None if span is None else Edit.insert(span[1], text)
+
+
+def replace_word(instr, word: Word, text: str) -> Edit | None:
+    span = instr.raw_span(word.start, word.end)
+    return None if span is None else Edit(span[0], span[1], text)
+
+
+def script_end(instr) -> int | None:
+    """File offset just past the RUN's last command character."""
+    script = instr.script
+    if script is None or not script.commands:
+        return None
+    span = instr.raw_span(script.end - 1, script.end)
+    return None if span is None else span[1]
+
+
+def can_extend(script) -> bool:
+    """A command appended with && keeps the RUN's failure behaviour."""
+    return (
+        script is not None
+        and bool(script.commands)
+        and not script.complex
+        and not script.has_comment
+        and script.commands[-1].operator_after is None
+    )
+
+
+def append_command(document, instr, command: str) -> Edit | None:
+    """Append `&& command` to a shell-form RUN, on a new line when the RUN spans lines."""
+    if not can_extend(instr.script):
+        return None
+    at = script_end(instr)
+    if at is None:
+        return None
+    if instr.start_line == instr.end_line:
+        return Edit.insert(at, f" && {command}")
+    style = continuation_style(document, [instr])
+    return Edit.insert(at, style.join(document.escape, document.eol) + command)
+
+
+def merge_runs(document, first, second) -> Edit | None:
+    """Join `second` onto `first` with &&: one edit over the gap between their commands."""
+    at = script_end(first)
+    if at is None or not second.args:
+        return None
+    second_start = second.raw_span(0, 1)
+    if second_start is None:
+        return None
+    style = continuation_style(document, [second, first])
+    return Edit(at, second_start[0], style.join(document.escape, document.eol))
+
+
+def insert_lines_after(document, instr, lines: list[str]) -> Edit:
+    """New lines right after an instruction (after its line ending)."""
+    eol = document.eol
+    body = "".join(line + eol for line in lines)
+    end = document.index.line_end(instr.end_line, keep_eol=True)
+    if end == len(document.text) and not document.text.endswith("\n"):
+        # The file ends without a newline: keep it that way.
+        return Edit.insert(end, eol + body[: -len(eol)])
+    return Edit.insert(end, body)

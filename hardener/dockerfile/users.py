@@ -1,0 +1,156 @@
+"""Who a stage runs as, and which users its RUN instructions create."""
+
+from __future__ import annotations
+
+import re
+
+from hardener.dockerfile.packages import package_commands
+from hardener.dockerfile.shell import parse_shell
+
+# Options of useradd/adduser (shadow, Debian and busybox) that take a value.
+_USER_OPTION_VALUES = {
+    "-b", "-c", "-d", "-e", "-f", "-g", "-G", "-k", "-K", "-p", "-R", "-P", "-s", "-u", "-Z", "-h",
+    "--base-dir", "--comment", "--home-dir", "--home", "--expiredate", "--inactive", "--gid", "--groups",
+    "--skel", "--key", "--password", "--root", "--prefix", "--shell", "--uid", "--selinux-user",
+    "--ingroup", "--gecos", "--firstuid", "--lastuid", "--conf", "--firstgid", "--lastgid",
+}
+
+
+def is_root(user: str) -> bool:
+    return user.split(":", 1)[0].strip() in ("root", "0")
+
+
+def scripts_of(instr):
+    """Shell scripts a RUN executes: its command, or its heredoc bodies."""
+    if instr.keyword != "RUN":
+        return []
+    if instr.script is not None:
+        return [instr.script]
+    return [parse_shell(h.content) for h in instr.heredocs]
+
+
+def last_user_instruction(stage):
+    return next((i for i in reversed(stage.instructions) if i.keyword == "USER" and i.value), None)
+
+
+def inherited_user(stage) -> tuple[str | None, object]:
+    """The user the stage ends with and the instruction that set it.
+
+    Returns (None, None) when no USER is set in the stage or the stages it builds on.
+    """
+    for s in stage.lineage:
+        instr = last_user_instruction(s)
+        if instr is not None:
+            return instr.value[0], instr
+    return None, None
+
+
+def earlier_non_root_user(stage) -> str | None:
+    """A non-root user a USER instruction in the lineage already switched to."""
+    for s in stage.lineage:
+        for instr in reversed(s.instructions):
+            if instr.keyword == "USER" and instr.value and not is_root(instr.value[0]) and "$" not in instr.value[0]:
+                return instr.value[0]
+    return None
+
+
+def created_user(stage) -> str | None:
+    """The last user created with useradd/adduser in the lineage, by name."""
+    for s in stage.lineage:
+        for instr in reversed(s.instructions):
+            for script in reversed(scripts_of(instr)):
+                for command in reversed(script.commands):
+                    name = _user_created_by(command)
+                    if name:
+                        return name
+    return None
+
+
+def _user_created_by(command) -> str | None:
+    program = command.program
+    if program not in ("useradd", "adduser"):
+        return None
+    operands = []
+    args = command.arguments()
+    i = 0
+    while i < len(args):
+        text = args[i].text
+        if text.startswith("-"):
+            if text in _USER_OPTION_VALUES:
+                i += 1
+        else:
+            operands.append(text)
+        i += 1
+    if not operands:
+        return None
+    name = operands[-1] if program == "useradd" else operands[0]
+    if "$" in name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return None
+    return name
+
+
+def package_family(stage) -> str | None:
+    """The user tools a stage can rely on, judged by the package manager it uses."""
+    for s in stage.lineage:
+        for instr in s.instructions:
+            for script in scripts_of(instr):
+                for cmd in package_commands(script):
+                    if cmd.manager == "apt":
+                        return "debian"
+                    if cmd.manager == "apk":
+                        return "alpine"
+                    if cmd.manager in ("yum", "dnf"):
+                        return "rhel"
+    return None
+
+
+# Tokens (program or package names) that mean the container needs root at run time.
+_NEEDS_ROOT = (
+    (("gosu", "su-exec", "setpriv", "chpst", "s6-setuidgid"), "the image steps down from root itself ({})"),
+    (("supervisor", "supervisord", "s6-overlay", "s6-svscan", "runsvdir", "runit", "systemd", "/sbin/init", "/init"),
+     "it runs a process supervisor ({}) that starts its services as root"),
+    (("cron", "crond", "cronie", "dcron", "busybox-openrc"), "it runs cron ({}), which needs root"),
+    (("iptables", "ip6tables", "nftables", "nft", "ipset", "iptables-legacy"), "it manages firewall rules ({}), which needs root"),
+    (("openssh-server", "sshd", "dropbear"), "it runs an SSH server ({}), which needs root"),
+)
+_TOKEN = re.compile(r"[A-Za-z0-9_./+-]+")
+_NO_LOGIN_SHELLS = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
+
+
+def needs_root_reason(stage) -> str | None:
+    """Why the container must start as root, judged from the Dockerfile, or None."""
+    tokens: set[str] = set()
+    for s in stage.lineage:
+        for instr in s.instructions:
+            if instr.keyword in ("RUN", "ENTRYPOINT", "CMD"):
+                text = " ".join(instr.value) + "".join(h.content for h in instr.heredocs)
+                for token in _TOKEN.findall(text):
+                    tokens.add(token)
+                    tokens.add(token.rsplit("/", 1)[-1])
+    for names, reason in _NEEDS_ROOT:
+        hit = next((n for n in names if n in tokens), None)
+        if hit:
+            return reason.format(hit)
+    command = [w for i in stage.instructions if i.keyword in ("ENTRYPOINT", "CMD") for w in _command_words(i)]
+    if any(w in ("-u", "--user", "-user") or w.startswith("--user=") for w in command):
+        return "its command switches user itself (-u/--user)"
+    return None
+
+
+def service_account(stage, name: str) -> bool:
+    """A created user with no login shell: a daemon's account, used by the daemon itself."""
+    for s in stage.lineage:
+        for instr in s.instructions:
+            for script in scripts_of(instr):
+                for command in script.commands:
+                    if _user_created_by(command) == name:
+                        words = [w.text for w in command.arguments()]
+                        if any(sh in words or any(w.endswith("=" + sh) for w in words) for sh in _NO_LOGIN_SHELLS):
+                            return True
+    return False
+
+
+def _command_words(instr) -> list[str]:
+    if instr.is_json:
+        return list(instr.value)
+    return instr.args.split()

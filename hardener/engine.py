@@ -1,0 +1,137 @@
+"""The pure core: text in, findings and fixed text out. No I/O happens here.
+
+Fixing follows ruff's loop: apply every non-overlapping fix in one pass,
+re-parse, re-check, and repeat until nothing is left to fix. The result is
+then verified: it re-parses with the real parser, a further run would change
+nothing, and no line outside the fixes changed. A failed check returns the
+original text with the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from hardener import kinds
+from hardener.config import Config
+from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Skip, Tier, VerificationError
+from hardener.rules import selected_rules
+from hardener.rules.base import Context
+from hardener.suppressions import is_suppressed
+from hardener.textedit import LineIndex, apply_edits, map_back, select_non_overlapping
+
+MAX_ROUNDS = 10
+
+
+def analyse(text: str, path: str, config: Config):
+    """Parse and run every selected rule; returns (document, findings)."""
+    kind = kinds.kind_for(path)
+    document = kinds.parse(kind, text, path)
+    context = Context(config)
+    findings: list[Finding] = []
+    for rule in selected_rules(config, kind):
+        for finding in rule.check(document, context):
+            if not is_suppressed(document, finding, rule):
+                findings.append(finding.with_path(path))
+    findings.sort(key=lambda f: (f.line, f.column, f.rule))
+    return document, findings
+
+
+def check_text(text: str, path: str = "Dockerfile", config: Config | None = None) -> list[Finding]:
+    return analyse(text, path, config or Config())[1]
+
+
+def allowed_tiers(config: Config) -> set[Tier]:
+    return {Tier.SAFE, Tier.BEHAVIOUR_CHANGING} if config.unsafe_fixes else {Tier.SAFE}
+
+
+def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None) -> FixResult:
+    config = config or Config()
+    tiers = allowed_tiers(config)
+    original_document, findings = analyse(text, path, config)
+    original_findings = findings
+    original_index = LineIndex(text)
+    current = text
+    history: list[list[Edit]] = []  # the edits of each round, for mapping lines back
+    applied: list[AppliedFix] = []
+    try:
+        for _ in range(MAX_ROUNDS):
+            fixable = [f for f in findings if f.fix is not None and f.fix.tier in tiers]
+            if not fixable:
+                break
+            accepted, _deferred = select_non_overlapping(f.fix for f in fixable)
+            chosen = {id(fx) for fx in accepted}
+            edits = [e for fx in accepted for e in fx.edits]
+            updated = apply_edits(current, edits)
+            _verify_locality(current, updated, edits)
+            for finding in fixable:
+                if id(finding.fix) in chosen:
+                    offset = finding.fix.span[0]
+                    for earlier in reversed(history):
+                        offset = map_back(offset, earlier)
+                    applied.append(
+                        AppliedFix(
+                            finding.rule,
+                            finding.name,
+                            finding.fix.tier,
+                            finding.fix.description,
+                            original_index.line_of(offset),
+                            path,
+                        )
+                    )
+            history.append(edits)
+            current = updated
+            try:
+                document, findings = analyse(current, path, config)
+            except InputError as exc:
+                raise VerificationError(f"the fixed file does not parse ({exc.message})") from None
+        else:
+            raise VerificationError(f"fixes did not settle after {MAX_ROUNDS} rounds")
+        if history:
+            kinds.verify(kinds.kind_for(path), original_document, document)
+    except VerificationError as exc:
+        return FixResult(
+            original=text,
+            fixed=text,
+            findings=original_findings,
+            skipped=_skips(original_findings, tiers) + [Skip(f"fixes not written: {exc}", 0, "", path)],
+            verification_error=str(exc),
+        )
+    return FixResult(
+        original=text,
+        fixed=current,
+        findings=findings,
+        applied=sorted(applied, key=lambda a: (a.line, a.rule)),
+        skipped=_skips(findings, tiers),
+    )
+
+
+def skips_for(findings: list[Finding], config: Config) -> list[Skip]:
+    return _skips(findings, allowed_tiers(config))
+
+
+def _skips(findings: list[Finding], tiers: set[Tier]) -> list[Skip]:
+    out = []
+    for f in findings:
+        if f.fix_unavailable:
+            out.append(Skip(f.fix_unavailable, f.line, f.rule, f.path))
+        elif f.fix is not None and f.fix.tier not in tiers:
+            out.append(Skip("behaviour-changing fix: apply with --unsafe-fixes", f.line, f.rule, f.path))
+    return out
+
+
+def _verify_locality(before: str, after: str, edits: list[Edit]) -> None:
+    """Every line that differs must be one an edit touched."""
+    index = LineIndex(before)
+    owned: set[int] = set()
+    for e in edits:
+        first = index.line_of(e.start)
+        last = index.line_of(max(e.start, e.end - 1))
+        owned.update(range(first, last + 2))  # +1: an insertion at a line end reaches the next
+    old_lines = before.splitlines(keepends=True)
+    new_lines = after.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            stray = [ln for ln in range(i1 + 1, i2 + 1) if ln not in owned]
+            if stray:
+                raise VerificationError(f"line {stray[0]} changed outside any fix")

@@ -1,0 +1,98 @@
+"""Human-readable output: one line per finding, a unified diff, and a closing summary."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+
+from hardener.model import Tier
+
+
+class Painter:
+    def __init__(self, stream):
+        self.on = hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+
+def finding_line(f, paint) -> str:
+    if f.fix is not None:
+        tag = f" [{f.fix.tier.value} fix]"
+    elif f.fix_unavailable:
+        tag = " [no fix]"
+    else:
+        tag = ""
+    return f"{f.path}:{f.line}:{f.column}: {paint(f.rule, '1;31' if f.severity.value == 'error' else '1;33')} {f.message}{tag}"
+
+
+def unified_diff(outcome) -> str:
+    path = outcome.target.path.replace(os.sep, "/").lstrip("/")
+    lines = difflib.unified_diff(
+        outcome.original.splitlines(keepends=True),
+        outcome.fixed.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    out = []
+    for line in lines:
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def render(report, *, diff: bool, out=None, err=None) -> None:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    # With --diff the patch owns stdout, so it can be piped to `git apply`.
+    notes = err if diff else out
+    paint = Painter(notes)
+    if diff:
+        dpaint = Painter(out)
+        for outcome in report.files:
+            if outcome.changed:
+                for line in unified_diff(outcome).splitlines(keepends=True):
+                    if line.startswith("+") and not line.startswith("+++"):
+                        line = dpaint(line.rstrip("\n"), "32") + "\n"
+                    elif line.startswith("-") and not line.startswith("---"):
+                        line = dpaint(line.rstrip("\n"), "31") + "\n"
+                    out.write(line)
+    for fix in report.applied:
+        verb = "would fix" if diff or report.command == "check" else "fixed"
+        notes.write(f"{fix.path}:{fix.line}: {paint(fix.rule, '1;32')} {verb}: {fix.description} [{fix.tier.value}]\n")
+    for finding in report.findings:
+        notes.write(finding_line(finding, paint) + "\n")
+    for error in report.all_errors:
+        notes.write(f"{paint('error', '1;31')}: {error}\n")
+    notes.write(summary(report, diff) + "\n")
+
+
+def summary(report, diff: bool) -> str:
+    findings = report.findings
+    safe = sum(1 for f in findings if f.tier is Tier.SAFE)
+    risky = sum(1 for f in findings if f.tier is Tier.BEHAVIOUR_CHANGING)
+    scanned = len(report.files)
+    parts = [
+        f"Scanned {scanned} file{'s' * (scanned != 1)}: {len(findings)} finding{'s' * (len(findings) != 1)}"
+        + (f" ({safe} with a safe fix, {risky} with a behaviour-changing fix)" if findings else "")
+        + "."
+    ]
+    applied = report.applied
+    if report.command == "fix":
+        changed = [o for o in report.files if o.changed]
+        by_tier = {t: sum(1 for a in applied if a.tier is t) for t in Tier}
+        verb = "Would fix" if diff else "Fixed"
+        files_verb = "would change" if diff else "changed"
+        parts.append(
+            f"{verb} {len(applied)} ({by_tier[Tier.SAFE]} safe, {by_tier[Tier.BEHAVIOUR_CHANGING]} behaviour-changing); "
+            f"{len(changed)} file{'s' * (len(changed) != 1)} {files_verb}."
+        )
+    skipped = report.skipped
+    if skipped:
+        parts.append(f"Skipped {len(skipped)}:")
+        parts.extend(f"  {s.path}:{s.line}: {s.rule + ' ' if s.rule else ''}{s.reason}" for s in skipped)
+    if report.all_errors:
+        parts.append(f"{len(report.all_errors)} error{'s' * (len(report.all_errors) != 1)}: those files were left untouched.")
+    return "\n".join(parts)

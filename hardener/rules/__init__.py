@@ -1,0 +1,68 @@
+"""The rule registry: every rule, in id order, and selection by configuration."""
+
+from __future__ import annotations
+
+from hardener.config import Config
+from hardener.rules.base import Rule
+from hardener.rules.dockerfile.add_instead_of_copy import AddInsteadOfCopy
+from hardener.rules.dockerfile.build_tools_in_final_stage import BuildToolsInFinalStage
+from hardener.rules.dockerfile.floating_base_image import FloatingBaseImage
+from hardener.rules.dockerfile.missing_healthcheck import MissingHealthcheck
+from hardener.rules.dockerfile.package_cache_left_in_layer import PackageCacheLeftInLayer
+from hardener.rules.dockerfile.package_install_prompts import PackageInstallPrompts
+from hardener.rules.dockerfile.package_update_in_own_layer import PackageUpdateInOwnLayer
+from hardener.rules.dockerfile.root_user import RootUser
+from hardener.rules.dockerfile.secret_in_build_config import SecretInBuildConfig
+from hardener.rules.dockerfile.sudo_in_run import SudoInRun
+from hardener.rules.dockerfile.untrusted_base_registry import UntrustedBaseRegistry
+
+ALL_RULES: tuple[type[Rule], ...] = tuple(
+    sorted(
+        (
+            RootUser,
+            PackageUpdateInOwnLayer,
+            PackageInstallPrompts,
+            PackageCacheLeftInLayer,
+            AddInsteadOfCopy,
+            FloatingBaseImage,
+            SecretInBuildConfig,
+            SudoInRun,
+            MissingHealthcheck,
+            BuildToolsInFinalStage,
+            UntrustedBaseRegistry,
+        ),
+        key=lambda r: r.id,
+    )
+)
+
+
+def rule_by_selector(selector: str) -> type[Rule] | None:
+    """The rule named exactly by id or name."""
+    s = selector.strip()
+    return next((r for r in ALL_RULES if r.id == s.upper() or r.name == s.lower()), None)
+
+
+def validate_selectors(selectors: tuple[str, ...]) -> str | None:
+    """The first selector that matches no rule, if any."""
+    return next((s for s in selectors if not any(r.matches(s) for r in ALL_RULES)), None)
+
+
+def selected_rules(config: Config, kind: str) -> list[Rule]:
+    chosen = []
+    for rule in ALL_RULES:
+        if rule.kind != kind:
+            continue
+        if config.select:
+            if not any(rule.matches(s) for s in config.select):
+                continue
+        elif not rule.enabled_by_default and not _configured(rule, config):
+            continue
+        if any(rule.matches(s) for s in config.ignore):
+            continue
+        chosen.append(rule())
+    return chosen
+
+
+def _configured(rule: type[Rule], config: Config) -> bool:
+    # The registry rule needs a list to check against.
+    return rule is UntrustedBaseRegistry and bool(config.trusted_registries)

@@ -1,0 +1,86 @@
+"""What every rule is: metadata, documentation, examples and one check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from hardener.config import Config
+from hardener.model import Finding, Fix, Severity, Tier
+
+
+@dataclass(frozen=True)
+class Example:
+    """A case that runs as a test.
+
+    `after` is the expected text once every fix is applied with
+    --unsafe-fixes; None means the rule reports and the text stays as it is.
+    """
+
+    before: str
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    config: Config
+
+
+class Rule:
+    id: ClassVar[str]
+    name: ClassVar[str]  # kebab-case, names the pattern found
+    kind: ClassVar[str]  # the file kind it checks, e.g. "dockerfile"
+    summary: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.WARNING
+    # The tier of the fix this rule offers; None for report-only rules.
+    tier: ClassVar[Tier | None] = None
+    rationale: ClassVar[str]
+    references: ClassVar[tuple[str, ...]] = ()
+    # hadolint codes whose `# hadolint ignore=` pragma also silences this rule.
+    hadolint: ClassVar[tuple[str, ...]] = ()
+    valid: ClassVar[tuple[str, ...]] = ()
+    invalid: ClassVar[tuple[Example, ...]] = ()
+    # Rules that only run when configured (e.g. a trusted-registry list).
+    enabled_by_default: ClassVar[bool] = True
+
+    def check(self, document, context: Context) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def finding(
+        self,
+        line: int,
+        message: str,
+        *,
+        column: int = 1,
+        end_line: int | None = None,
+        edits=None,
+        description: str = "",
+        fix_unavailable: str | None = None,
+        scope: tuple[int, int] | None = None,
+    ) -> Finding:
+        fix = None
+        if edits:
+            assert self.tier is not None, f"{self.id} is report-only"
+            fix = Fix(self.tier, tuple(edits), description or self.summary, scope)
+        return Finding(
+            rule=self.id,
+            name=self.name,
+            message=message,
+            severity=self.severity,
+            line=line,
+            column=column,
+            end_line=end_line,
+            fix=fix,
+            fix_unavailable=fix_unavailable,
+        )
+
+    @classmethod
+    def fix_kind(cls) -> str:
+        return cls.tier.value if cls.tier else "report only"
+
+    @classmethod
+    def matches(cls, selector: str) -> bool:
+        """`HD101`, a prefix such as `HD1`, the rule's name, or `ALL`."""
+        s = selector.strip()
+        return s.upper() == "ALL" or cls.id.startswith(s.upper()) or cls.name == s.lower()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import re
+
+from hardener.model import Edit, Severity, Tier
+from hardener.rules.base import Example, Rule
+
+_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
+# ADD unpacks local tar archives (compressed or not); COPY would not.
+_ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|tlz|tzst|gz|bz2|xz|lz|lzma|zst|z)$", re.IGNORECASE)
+_ADD_ONLY_FLAGS = ("--checksum", "--keep-git-dir", "--unpack")
+# Fetching URLs and git repositories and unpacking archives is what ADD is for.
+ADD_IS_RIGHT = "ADD is the right instruction"
+
+
+class AddInsteadOfCopy(Rule):
+    id = "HD105"
+    name = "add-instead-of-copy"
+    kind = "dockerfile"
+    summary = "Use COPY, not ADD, for local files"
+    severity = Severity.WARNING
+    tier = Tier.SAFE
+    rationale = (
+        "ADD also fetches URLs and unpacks archives, so what lands in the image depends on the source's "
+        "contents, not just its name. COPY does exactly one thing; for local, non-archive files the result "
+        "is the same."
+    )
+    references = ("hadolint DL3020", "CIS Docker Benchmark v1.6 4.9", "Checkov CKV_DOCKER_4", "Trivy DS-0005")
+    hadolint = ("DL3020",)
+    valid = (
+        "FROM debian:12\nADD https://example.com/app.tar.gz /opt/\n",
+        "FROM debian:12\nADD rootfs.tar.xz /\n",
+        "FROM debian:12\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d app.bin /app/\n",
+    )
+    invalid = (
+        Example("FROM debian:12\nADD --chown=1000:1000 src/ /app/\n", "FROM debian:12\nCOPY --chown=1000:1000 src/ /app/\n"),
+        Example('FROM debian:12\nadd ["config.json", "/etc/app/"]\n', 'FROM debian:12\ncopy ["config.json", "/etc/app/"]\n'),
+    )
+
+    def check(self, document, context):
+        for instr in document.instructions:
+            if instr.keyword != "ADD" or instr.has_heredoc or len(instr.value) < 2:
+                continue
+            sources = instr.value[:-1]
+            reason = self._why_not(instr, sources)
+            if reason is ADD_IS_RIGHT:
+                continue
+            replacement = "COPY" if instr.keyword_text.isupper() else "copy"
+            edit = Edit(instr.start, instr.start + len(instr.keyword_text), replacement)
+            yield self.finding(
+                instr.start_line,
+                "ADD of local files: COPY says exactly what happens",
+                end_line=instr.end_line,
+                edits=None if reason else [edit],
+                description="replaced ADD with COPY",
+                fix_unavailable=reason,
+            )
+
+    @staticmethod
+    def _why_not(instr, sources) -> str | None:
+        if any(_REMOTE.match(s) for s in sources):
+            return ADD_IS_RIGHT
+        if any(f.startswith(_ADD_ONLY_FLAGS) for f in instr.flags):
+            return ADD_IS_RIGHT
+        if any(_ARCHIVE.search(s) for s in sources):
+            return ADD_IS_RIGHT
+        if any("$" in s for s in sources):
+            return "a source is a variable, which could name an archive ADD would unpack"
+        if any(any(c in s for c in "*?[") and not re.search(r"\.[A-Za-z0-9]+$", s) for s in sources):
+            return "a wildcard source could match an archive ADD would unpack"
+        return None

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from hardener.dockerfile.edits import append_command, insert_after_word
+from hardener.dockerfile.packages import MANAGERS as MANAGER_PROGRAMS, package_commands
+from hardener.model import Severity, Tier
+from hardener.rules.base import Example, Rule
+
+# Per manager: the cache folder, and the command that empties it.
+_CACHE = {
+    "apt": ("/var/lib/apt/lists", "rm -rf /var/lib/apt/lists/*"),
+    "yum": ("/var/cache/yum", "yum clean all"),
+    "dnf": ("/var/cache/dnf", "dnf clean all"),
+    "microdnf": ("/var/cache/yum", "microdnf clean all"),
+    "zypper": ("/var/cache/zypp", "zypper clean --all"),
+}
+
+
+class PackageCacheLeftInLayer(Rule):
+    id = "HD104"
+    name = "package-cache-left-in-layer"
+    kind = "dockerfile"
+    summary = "Clean the package manager's cache in the RUN that fills it"
+    severity = Severity.WARNING
+    tier = Tier.SAFE
+    rationale = (
+        "Package indexes and downloaded packages left in a layer make the image larger and ship stale "
+        "metadata; a later layer cannot remove them. Cleaning in the same RUN (or `apk add --no-cache`) "
+        "keeps them out of the image."
+    )
+    references = ("hadolint DL3009", "hadolint DL3019", "hadolint DL3032", "hadolint DL3036", "hadolint DL3040", "Trivy DS-0025")
+    hadolint = ("DL3009", "DL3019", "DL3032", "DL3036", "DL3040")
+    valid = (
+        "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
+        "FROM debian:12\nRUN --mount=type=cache,target=/var/lib/apt \\\n    apt-get update && apt-get install -y curl\n",
+        "FROM alpine:3.20\nRUN apk add --no-cache curl\n",
+    )
+    invalid = (
+        Example(
+            "FROM alpine:3.20\nRUN apk add curl\n",
+            "FROM alpine:3.20\nRUN apk add --no-cache curl\n",
+        ),
+        Example(
+            "FROM fedora:40\nRUN dnf install -y git\n",
+            "FROM fedora:40\nRUN dnf install -y git && dnf clean all\n",
+        ),
+        Example(
+            "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nRUN apt-get install -y git\n",
+            None,
+        ),
+    )
+
+    def check(self, document, context):
+        for stage in document.stages:
+            for position, instr in enumerate(stage.instructions):
+                if instr.script is None:
+                    continue
+                cached = instr.cache_mount_targets()
+                later = stage.instructions[position + 1 :]
+                for manager in dict.fromkeys(c.manager for c in package_commands(instr.script) if c.installs):
+                    yield from self._check_manager(document, instr, manager, cached, later)
+
+    def _check_manager(self, document, instr, manager, cached, later):
+        commands = [c for c in package_commands(instr.script) if c.manager == manager]
+        if manager == "apk":
+            adding = [
+                c for c in commands
+                if c.action == "add" and c.operands and not c.has_option("--no-cache")
+            ]
+            if not adding or _covered(instr, cached, "/var/cache/apk", "/etc/apk/cache"):
+                return
+            edits = [insert_after_word(instr, c.subcommand, " --no-cache") for c in adding]
+            yield self.finding(
+                instr.start_line,
+                "`apk add` without --no-cache leaves the package index in the layer",
+                end_line=instr.end_line,
+                edits=edits if all(edits) else None,
+                description="added --no-cache to `apk add`",
+                fix_unavailable=None if all(edits) else "a command is split across lines mid-word",
+                scope=(instr.start, instr.end),
+            )
+            return
+        folder, clean = _CACHE[manager]
+        if _covered(instr, cached, folder) or clean.split(" --")[0] in instr.args or _runs_cleanup_script(instr):
+            return
+        reason = None
+        if manager == "apt" and any(_installs_without_update(i) for i in later):
+            reason = "a later RUN installs with apt without `apt-get update` and needs the lists"
+        edit = None if reason else append_command(document, instr, clean)
+        if edit is None and reason is None:
+            reason = "the RUN does not end in a plain command list that `&& ...` can extend"
+        yield self.finding(
+            instr.start_line,
+            f"`{commands[0].program}` leaves its cache ({folder}) in the layer",
+            end_line=instr.end_line,
+            edits=[edit] if edit else None,
+            description=f"appended `{clean}`",
+            fix_unavailable=reason,
+            scope=(instr.start, instr.end),
+        )
+
+
+def _covered(instr, cached, *folders) -> bool:
+    """A cache mount or an explicit removal already takes care of the folder."""
+    return any(t and any(f.startswith(t.rstrip("/")) or t.startswith(f) for f in folders) for t in cached) or any(
+        f in instr.args for f in folders
+    )
+
+
+def _installs_without_update(instr) -> bool:
+    if instr.script is None:
+        # Exec or heredoc form: judge by the text.
+        text = instr.args + "".join(h.content for h in instr.heredocs)
+        return instr.keyword == "RUN" and "apt" in text and "install" in text and "update" not in text
+    commands = [c for c in package_commands(instr.script) if c.manager == "apt"]
+    return any(c.installs for c in commands) and not any(c.updates_index for c in commands)
+
+
+def _runs_cleanup_script(instr) -> bool:
+    """The RUN calls a project's own cleanup helper (e.g. `apt-cleanup`): trust it."""
+    return any(
+        "clean" in (c.program or "") and c.program not in MANAGER_PROGRAMS for c in instr.script.commands
+    )

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from hardener.model import Severity
+from hardener.rules.base import Rule
+
+
+class SudoInRun(Rule):
+    id = "HD108"
+    name = "sudo-in-run"
+    kind = "dockerfile"
+    summary = "Do not use sudo in RUN"
+    severity = Severity.WARNING
+    rationale = (
+        "sudo in an image means a user who can become root at run time, and its TTY and signal handling "
+        "behave unpredictably in containers. Run build steps as root before the USER instruction, and use "
+        "gosu or su-exec if an entrypoint must step down."
+    )
+    references = ("hadolint DL3004", "Checkov CKV2_DOCKER_1", "Trivy DS-0010")
+    hadolint = ("DL3004",)
+    valid = ("FROM debian:12\nRUN echo sudo is only a word here\n",)
+
+    def check(self, document, context):
+        for instr in document.instructions:
+            if instr.script is None:
+                continue
+            if any(c.words and c.words[0].text == "sudo" for c in instr.script.commands):
+                yield self.finding(instr.start_line, "RUN uses sudo")

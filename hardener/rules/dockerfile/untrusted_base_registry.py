@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from hardener.model import Severity
+from hardener.rules.base import Rule
+from hardener.rules.dockerfile.floating_base_image import external_bases
+
+
+class UntrustedBaseRegistry(Rule):
+    id = "HD111"
+    name = "untrusted-base-registry"
+    kind = "dockerfile"
+    summary = "Base images should come from a trusted registry (when `trusted-registries` is set)"
+    severity = Severity.WARNING
+    rationale = (
+        "Organisations often allow base images only from registries they mirror and scan. This rule runs "
+        "only when `trusted-registries` is configured, for example [\"docker.io/library\", \"ghcr.io/acme\", "
+        "\"*.gcr.io\"]."
+    )
+    references = ("hadolint DL3026", "CIS Docker Benchmark v1.6 4.2")
+    hadolint = ("DL3026",)
+    enabled_by_default = False
+
+    def check(self, document, context):
+        trusted = context.config.trusted_registries
+        if not trusted:
+            return
+        for instr, ref in external_bases(document):
+            if not any(ref.in_registry(entry) for entry in trusted):
+                yield self.finding(
+                    instr.start_line,
+                    f"base image `{ref.text}` is not from a trusted registry ({', '.join(trusted)})",
+                )

@@ -1,0 +1,122 @@
+"""One run over many files: discover, read, check or fix, write. The shell around the pure engine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hardener.config import Config, ConfigFinder
+from hardener.discovery import Target, discover
+from hardener.model import AppliedFix, Finding, InputError, Skip
+
+
+@dataclass
+class FileOutcome:
+    target: Target
+    findings: list[Finding] = field(default_factory=list)
+    applied: list[AppliedFix] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    original: str = ""
+    fixed: str = ""
+    error: InputError | None = None
+    written: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.fixed != self.original
+
+
+@dataclass
+class RunReport:
+    command: str
+    files: list[FileOutcome] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)  # paths that could not be used at all
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for o in self.files for f in o.findings]
+
+    @property
+    def applied(self) -> list[AppliedFix]:
+        return [a for o in self.files for a in o.applied]
+
+    @property
+    def skipped(self) -> list[Skip]:
+        return [s for o in self.files for s in o.skipped]
+
+    @property
+    def all_errors(self) -> list[InputError]:
+        return self.errors + [o.error for o in self.files if o.error is not None]
+
+    def exit_code(self, diff: bool = False) -> int:
+        if self.all_errors:
+            return 2
+        if self.findings or (diff and any(o.changed for o in self.files)):
+            return 1
+        return 0
+
+
+def run(
+    paths: list[str],
+    command: str,
+    *,
+    write: bool = False,
+    config_path: str | None = None,
+    overrides: dict | None = None,
+) -> RunReport:
+    """`command` is "check" or "fix"; `write` puts fixes on disk (fix without --diff)."""
+    from hardener import engine
+
+    report = RunReport(command)
+    try:
+        finder = ConfigFinder(Path(config_path) if config_path else None)
+    except InputError as exc:
+        report.errors.append(exc)
+        return report
+    overrides = overrides or {}
+
+    def config_for(path: str) -> Config:
+        return finder.for_path(Path(path)).with_overrides(**overrides)
+
+    def exclusion(folder: str):
+        config = finder.for_path(Path(folder))
+        base = os.path.dirname(config.source) if config.source else folder
+        return (base, config.exclude) if config.exclude else None
+
+    try:
+        targets, errors = discover(paths, exclusion)
+    except InputError as exc:
+        report.errors.append(exc)
+        return report
+    report.errors.extend(errors)
+    for target in targets:
+        report.files.append(_one(target, command, write, config_for, engine))
+    return report
+
+
+def _one(target: Target, command: str, write: bool, config_for, engine) -> FileOutcome:
+    from hardener.files import read_source, write_atomic
+
+    outcome = FileOutcome(target)
+    try:
+        config = config_for(target.path)
+        source = read_source(target.path)
+        outcome.original = outcome.fixed = source.text
+        if command == "check":
+            outcome.findings = engine.check_text(source.text, target.path, config)
+            outcome.skipped = engine.skips_for(outcome.findings, config)
+            return outcome
+        result = engine.fix_text(source.text, target.path, config)
+        outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
+        outcome.fixed = result.fixed
+        if result.verification_error:
+            outcome.error = InputError(f"fixes not written: {result.verification_error}", 0, target.path)
+        elif write and result.changed:
+            write_atomic(source, result.fixed)
+            outcome.written = True
+    except InputError as exc:
+        exc.path = exc.path or target.path
+        outcome.error = exc
+        outcome.fixed = outcome.original
+    return outcome

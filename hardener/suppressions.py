@@ -1,0 +1,43 @@
+"""Inline suppressions: `# hardener: ignore=RULE` above an instruction, and hadolint's pragmas.
+
+    # hardener: ignore=HD101 -- the Action's container must run as root
+    # hardener: global ignore=HD109
+    # hadolint ignore=DL3002,DL3008
+    # hadolint global ignore=DL3059
+"""
+
+from __future__ import annotations
+
+import re
+
+_PRAGMA = re.compile(r"^#\s*(hardener:|hadolint)\s*(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\- ]+)")
+
+
+def _parse(comment: str) -> tuple[str, bool, set[str]] | None:
+    m = _PRAGMA.match(comment.strip())
+    if not m:
+        return None
+    tool = "hardener" if m.group(1).startswith("hardener") else "hadolint"
+    codes = {c.strip() for c in re.split(r"[,\s]+", m.group(3)) if c.strip()}
+    return tool, bool(m.group(2)), codes
+
+
+def _silences(tool: str, codes: set[str], rule) -> bool:
+    if tool == "hadolint":
+        return bool(codes & set(rule.hadolint))
+    return any(rule.matches(code) for code in codes)
+
+
+def is_suppressed(document, finding, rule) -> bool:
+    for comment in document.comment_lines:
+        parsed = _parse(comment)
+        if parsed and parsed[1] and _silences(parsed[0], parsed[2], rule):
+            return True
+    instruction = next((i for i in document.instructions if i.start_line == finding.line), None)
+    if instruction is None:
+        return False
+    for comment in instruction.comments_above:
+        parsed = _parse(comment)
+        if parsed and not parsed[1] and _silences(parsed[0], parsed[2], rule):
+            return True
+    return False
