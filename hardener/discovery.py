@@ -63,7 +63,7 @@ def _walk(root: str, exclusion) -> list[Target]:
             kind = kind_of_name(name)
             if kind is None:
                 continue
-            path = os.path.join(folder, name)
+            path = os.path.normpath(os.path.join(folder, name))
             if _ignored(specs, path, False):
                 continue
             if os.path.islink(path):

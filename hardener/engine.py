@@ -63,9 +63,10 @@ def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None) 
             edits = [e for fx in accepted for e in fx.edits]
             updated = apply_edits(current, edits)
             _verify_locality(current, updated, edits)
+            round_index = LineIndex(current)
             for finding in fixable:
                 if id(finding.fix) in chosen:
-                    offset = finding.fix.span[0]
+                    offset = round_index.line_start(finding.line)
                     for earlier in reversed(history):
                         offset = map_back(offset, earlier)
                     applied.append(

@@ -24,6 +24,8 @@ INSTALL = {
     "zypper": {"install", "in", "update", "up", "patch", "dist-upgrade", "dup"},
 }
 INSTALL["dnf"] = INSTALL["microdnf"] = INSTALL["yum"]
+# Commands that read the package index to add packages (upgrades excluded).
+ADD_PACKAGES = {"apt": {"install", "build-dep", "reinstall"}, "apk": {"add"}, "zypper": {"install", "in"}}
 
 
 @dataclass
@@ -42,6 +44,10 @@ class PackageCommand:
     @property
     def installs(self) -> bool:
         return self.action in INSTALL.get(self.manager, ())
+
+    @property
+    def adds_packages(self) -> bool:
+        return self.action in ADD_PACKAGES.get(self.manager, ())
 
     @property
     def updates_index(self) -> bool:

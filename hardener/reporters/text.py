@@ -69,30 +69,36 @@ def render(report, *, diff: bool, out=None, err=None) -> None:
     notes.write(summary(report, diff) + "\n")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def summary(report, diff: bool) -> str:
     findings = report.findings
-    safe = sum(1 for f in findings if f.tier is Tier.SAFE)
-    risky = sum(1 for f in findings if f.tier is Tier.BEHAVIOUR_CHANGING)
-    scanned = len(report.files)
-    parts = [
-        f"Scanned {scanned} file{'s' * (scanned != 1)}: {len(findings)} finding{'s' * (len(findings) != 1)}"
-        + (f" ({safe} with a safe fix, {risky} with a behaviour-changing fix)" if findings else "")
-        + "."
-    ]
-    applied = report.applied
-    if report.command == "fix":
-        changed = [o for o in report.files if o.changed]
+    scanned = _plural(len(report.files), "file")
+    if report.command == "check":
+        by_kind = {
+            "with a safe fix": sum(1 for f in findings if f.tier is Tier.SAFE),
+            "with a behaviour-changing fix": sum(1 for f in findings if f.tier is Tier.BEHAVIOUR_CHANGING),
+            "without a fix": sum(1 for f in findings if f.fix is None),
+        }
+        detail = ", ".join(f"{n} {label}" for label, n in by_kind.items() if n)
+        parts = [f"Scanned {scanned}: {_plural(len(findings), 'finding')}" + (f" ({detail})." if detail else ".")]
+    else:
+        applied = report.applied
+        changed = sum(1 for o in report.files if o.changed)
         by_tier = {t: sum(1 for a in applied if a.tier is t) for t in Tier}
-        verb = "Would fix" if diff else "Fixed"
-        files_verb = "would change" if diff else "changed"
-        parts.append(
-            f"{verb} {len(applied)} ({by_tier[Tier.SAFE]} safe, {by_tier[Tier.BEHAVIOUR_CHANGING]} behaviour-changing); "
-            f"{len(changed)} file{'s' * (len(changed) != 1)} {files_verb}."
-        )
+        verb, files_verb = ("Would fix", "would change") if diff else ("Fixed", "changed")
+        parts = [
+            f"Scanned {scanned}. {verb} {len(applied)} ({by_tier[Tier.SAFE]} safe, "
+            f"{by_tier[Tier.BEHAVIOUR_CHANGING]} behaviour-changing); {_plural(changed, 'file')} {files_verb}; "
+            f"{_plural(len(findings), 'finding')} left."
+        ]
     skipped = report.skipped
     if skipped:
         parts.append(f"Skipped {len(skipped)}:")
         parts.extend(f"  {s.path}:{s.line}: {s.rule + ' ' if s.rule else ''}{s.reason}" for s in skipped)
-    if report.all_errors:
-        parts.append(f"{len(report.all_errors)} error{'s' * (len(report.all_errors) != 1)}: those files were left untouched.")
+    errors = report.all_errors
+    if errors:
+        parts.append(f"{_plural(len(errors), 'error')}: those files were left untouched.")
     return "\n".join(parts)

@@ -44,9 +44,11 @@ class PackageCacheLeftInLayer(Rule):
             "FROM fedora:40\nRUN dnf install -y git && dnf clean all\n",
         ),
         Example(
-            "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nRUN apt-get install -y git\n",
-            None,
+            "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n",
+            "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
         ),
+        # The lists must stay: the second RUN installs from them.
+        Example("FROM debian:12\nRUN apt-get update && apt-get install -y curl\nRUN apt-get install -y git\n", None),
     )
 
     def check(self, document, context):
@@ -56,7 +58,7 @@ class PackageCacheLeftInLayer(Rule):
                     continue
                 cached = instr.cache_mount_targets()
                 later = stage.instructions[position + 1 :]
-                for manager in dict.fromkeys(c.manager for c in package_commands(instr.script) if c.installs):
+                for manager in dict.fromkeys(c.manager for c in package_commands(instr.script) if _fills_cache(c)):
                     yield from self._check_manager(document, instr, manager, cached, later)
 
     def _check_manager(self, document, instr, manager, cached, later):
@@ -97,6 +99,11 @@ class PackageCacheLeftInLayer(Rule):
             fix_unavailable=reason,
             scope=(instr.start, instr.end),
         )
+
+
+def _fills_cache(command) -> bool:
+    # apt's lists come from `apt-get update`; the others fetch metadata when they install.
+    return command.updates_index if command.manager == "apt" else command.installs
 
 
 def _covered(instr, cached, *folders) -> bool:

@@ -26,14 +26,13 @@ class PackageUpdateInOwnLayer(Rule):
     invalid = (
         Example(
             "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\n",
-            "FROM debian:12\nRUN apt-get update && \\\n    apt-get install -y curl && \\\n"
-            "    rm -rf /var/lib/apt/lists/*\n",
+            "FROM debian:12\nRUN apt-get update && \\\n    apt-get install -y curl\n",
         ),
         Example(
             "FROM ubuntu:24.04\nRUN apt-get update\nRUN apt-get upgrade -y\n\nRUN apt-get install -y \\\n"
             "    curl \\\n && echo done\n",
             "FROM ubuntu:24.04\nRUN apt-get update \\\n && apt-get upgrade -y \\\n && apt-get install -y \\\n"
-            "    curl \\\n && echo done \\\n && rm -rf /var/lib/apt/lists/*\n",
+            "    curl \\\n && echo done\n",
         ),
         Example(
             "FROM debian:12\nRUN apt-get update\n# install tools\nRUN apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
@@ -51,7 +50,15 @@ class PackageUpdateInOwnLayer(Rule):
                     continue
                 commands = package_commands(script)
                 for updating in (c for c in commands if c.updates_index):
-                    if any(c.installs and c.manager == updating.manager for c in commands):
+                    if any(c.adds_packages and c.manager == updating.manager for c in commands):
+                        continue
+                    # Only a problem when a later RUN installs with the index this layer caches.
+                    if not any(
+                        c.manager == updating.manager
+                        for later in runs[position + 1 :]
+                        if later.script is not None
+                        for c in package_commands(later.script)
+                    ):
                         continue
                     following = runs[position + 1] if position + 1 < len(runs) else None
                     edit, reason = self._merge(document, instr, following, updating.manager)

@@ -1,0 +1,60 @@
+"""Every rule's own examples run as tests (valid: no finding; invalid: finding and fix)."""
+
+import pytest
+
+from hardener.config import Config
+from hardener.engine import check_text, fix_text
+from hardener.rules import ALL_RULES
+
+VALID = [pytest.param(rule, src, id=f"{rule.id}-valid-{i}") for rule in ALL_RULES for i, src in enumerate(rule.valid)]
+INVALID = [pytest.param(rule, ex, id=f"{rule.id}-invalid-{i}") for rule in ALL_RULES for i, ex in enumerate(rule.invalid)]
+
+
+def only(rule, **kw):
+    return Config(select=(rule.id,), **kw)
+
+
+@pytest.mark.parametrize("rule,source", VALID)
+def test_valid_examples_have_no_finding(rule, source):
+    assert check_text(source, "Dockerfile", only(rule)) == []
+
+
+@pytest.mark.parametrize("rule,example", INVALID)
+def test_invalid_examples_are_found(rule, example):
+    findings = check_text(example.before, "Dockerfile", only(rule))
+    assert findings and all(f.rule == rule.id for f in findings)
+
+
+@pytest.mark.parametrize("rule,example", INVALID)
+def test_invalid_examples_fix_as_documented(rule, example):
+    # Each example shows its own rule's fix, behaviour-changing ones included.
+    result = fix_text(example.before, "Dockerfile", only(rule, unsafe_fixes=True))
+    expected = example.before if example.after is None else example.after
+    assert result.verification_error is None
+    assert result.fixed == expected
+    again = fix_text(result.fixed, "Dockerfile", only(rule, unsafe_fixes=True))
+    assert again.fixed == result.fixed, "a second run must change nothing"
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
+def test_rule_metadata_is_complete(rule):
+    assert rule.id.startswith("HD") and rule.name == rule.name.lower() and " " not in rule.name
+    assert rule.summary and len(rule.rationale) > 60
+    assert rule.references, "cite hadolint / CIS Docker Benchmark v1.6 ids"
+    if rule.tier is not None:
+        assert any(ex.after is not None for ex in rule.invalid), "a fixable rule shows its fix"
+
+
+def test_rule_ids_and_names_are_unique():
+    assert len({r.id for r in ALL_RULES}) == len(ALL_RULES)
+    assert len({r.name for r in ALL_RULES}) == len(ALL_RULES)
+
+
+def test_every_rule_module_is_registered():
+    import pkgutil
+
+    import hardener.rules.dockerfile as package
+
+    modules = {m.name for m in pkgutil.iter_modules(package.__path__)}
+    registered = {r.__module__.rsplit(".", 1)[-1] for r in ALL_RULES}
+    assert modules == registered
