@@ -1,0 +1,29 @@
+"""The README stays true: its rules table matches the code, and its commands exist."""
+
+import re
+
+from hardener.rules import ALL_RULES
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_rules_table_matches_the_rules():
+    rows = re.findall(r"^\| (HD\d+) \| ([a-z-]+) \| ([a-z -]+) \|", README, re.M)
+    assert rows == [(r.id, r.name, r.fix_kind()) for r in ALL_RULES]
+
+
+def test_ci_runs_the_readme_test_command():
+    command = re.search(r"installs and runs the whole test suite:\n\n```sh\n(.+)\n```", README).group(1)
+    assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_documented_settings_exist():
+    from dataclasses import fields
+
+    from hardener.config import Config
+
+    block = README.split("```toml\n[tool.hardener]\n", 1)[1].split("```", 1)[0]
+    documented = set(re.findall(r"^([a-z-]+) =", block, re.M))
+    assert documented == {f.name.replace("_", "-") for f in fields(Config)} - {"source"}
