@@ -215,3 +215,43 @@ def test_version_starts_light():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().endswith("[]"), result.stdout
+
+
+def test_trusted_registries_turn_on_the_registry_rule(tmp_path, run_cli):
+    write(tmp_path / "Dockerfile", "FROM quay.io/acme/base:1\nFROM ghcr.io/acme/tool:2\nUSER 1\nHEALTHCHECK CMD true\n")
+    assert run_cli("check", ".").returncode == 0, "off by default"
+    write(tmp_path / ".hardener.toml", 'trusted-registries = ["ghcr.io/acme", "docker.io"]\n')
+    result = run_cli("check", ".")
+    assert result.returncode == 1
+    assert "Dockerfile:1:1: HD111 base image `quay.io/acme/base:1` is not from a trusted registry" in result.stdout
+    assert "ghcr.io/acme/tool" not in result.stdout
+
+
+def test_secret_values_never_appear_in_output(tmp_path, run_cli):
+    secret = "s3cr3t-Value-42"
+    write(tmp_path / "Dockerfile", f"FROM debian:12\nENV DB_PASSWORD={secret}\nARG API_TOKEN={secret}x\n")
+    outputs = [
+        run_cli("check", "."),
+        run_cli("check", "--format", "json", "."),
+        run_cli("fix", "--diff", "--unsafe-fixes", "--format", "json", "."),
+        run_cli("fix", "--diff", "--unsafe-fixes", "."),
+    ]
+    for result in outputs:
+        assert "HD107" in result.stdout + result.stderr
+        # A diff shows changed lines and context lines; the secret's line is neither.
+        text = result.stdout + result.stderr
+        assert secret not in text.replace(f"ENV DB_PASSWORD={secret}", "").replace(f"ARG API_TOKEN={secret}x", "")
+        assert f"{secret}" not in "".join(line for line in text.splitlines() if "HD107" in line)
+
+
+def test_read_errors_become_one_line(tmp_path):
+    from hardener.files import read_source
+    from hardener.model import InputError
+
+    # A folder cannot be read as a file, even by root: the same path as a permission error.
+    with pytest.raises(InputError) as caught:
+        read_source(str(tmp_path))
+    assert str(caught.value).startswith(f"{tmp_path}: cannot read: ")
+    big = write(tmp_path / "Dockerfile", b"#" * (5 * 1024 * 1024 + 1))
+    with pytest.raises(InputError, match="over the 5242880-byte limit"):
+        read_source(str(big))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hardener.dockerfile.packages import package_commands
 from hardener.dockerfile.users import scripts_of
 from hardener.model import Severity
-from hardener.rules.base import Rule
+from hardener.rules.base import Example, Rule
 
 BUILD_TOOLS = frozenset(
     {
@@ -27,6 +27,12 @@ class BuildToolsInFinalStage(Rule):
     valid = (
         "FROM debian:12 AS build\nRUN apt-get update && apt-get install -y gcc\nFROM debian:12-slim\n",
         "FROM alpine:3.20\nRUN apk add --no-cache --virtual .build gcc && make && apk del .build\n",
+    )
+    invalid = (
+        Example(
+            "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y build-essential "
+            "&& rm -rf /var/lib/apt/lists/*\n"
+        ),
     )
 
     def check(self, document, context):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from hardener.images import ImageRef
 from hardener.model import Severity
-from hardener.rules.base import Rule
+from hardener.rules.base import Example, Rule
 
 
 def external_bases(document):
@@ -34,7 +34,11 @@ class FloatingBaseImage(Rule):
         "FROM scratch\n",
         "FROM python@sha256:2d3b7cdbbeda2b0bdfd4fb6f2b26a7aab4d2a4c0b6b6c1e1e8f2ab9e1c1d1e2f\n",
     )
-    invalid = ()  # report-only cases live in tests/test_rules_report_only.py
+    invalid = (
+        Example("FROM python\n"),
+        Example("FROM ghcr.io/acme/base:latest AS base\nFROM base\n"),
+        Example("ARG TAG=latest\nFROM redis:${TAG}\n"),
+    )
 
     def check(self, document, context):
         for instr, ref in external_bases(document):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.model import Severity
-from hardener.rules.base import Rule
+from hardener.rules.base import Example, Rule
 
 
 class MissingHealthcheck(Rule):
@@ -21,6 +21,7 @@ class MissingHealthcheck(Rule):
         "FROM nginx:1.27\nHEALTHCHECK CMD curl -f http://localhost/ || exit 1\n",
         "FROM debian:12 AS base\nHEALTHCHECK CMD true\nFROM base\n",
     )
+    invalid = (Example("FROM debian:12 AS base\nHEALTHCHECK CMD true\nFROM debian:12\n"),)
 
     def check(self, document, context):
         stage = document.final_stage

@@ -4,7 +4,7 @@ import re
 
 from hardener.dockerfile.document import parse_arg_values
 from hardener.model import Severity
-from hardener.rules.base import Rule
+from hardener.rules.base import Example, Rule
 
 _SECRET_NAME = re.compile(
     r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH_KEY)", re.IGNORECASE
@@ -36,6 +36,11 @@ class SecretInBuildConfig(Rule):
     references = ("hadolint DL3064", "CIS Docker Benchmark v1.6 4.10", "Trivy DS-0031")
     hadolint = ("DL3064",)
     valid = ("FROM debian:12\nENV POSTGRES_PASSWORD_FILE=/run/secrets/db\nARG VERSION=1\n",)
+    invalid = (
+        Example("FROM debian:12\nENV DB_PASSWORD=hunter2\n"),
+        Example("FROM debian:12\nARG GITHUB_TOKEN\nRUN git clone https://$GITHUB_TOKEN@github.com/acme/x\n"),
+        Example("FROM debian:12\nENV API_KEY abc123\n"),
+    )
 
     def check(self, document, context):
         for instr in document.instructions:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.model import Severity
-from hardener.rules.base import Rule
+from hardener.rules.base import Example, Rule
 
 
 class SudoInRun(Rule):
@@ -18,6 +18,7 @@ class SudoInRun(Rule):
     references = ("hadolint DL3004", "Checkov CKV2_DOCKER_1", "Trivy DS-0010")
     hadolint = ("DL3004",)
     valid = ("FROM debian:12\nRUN echo sudo is only a word here\n",)
+    invalid = (Example("FROM debian:12\nRUN sudo apt-get update && sudo apt-get install -y curl\n"),)
 
     def check(self, document, context):
         for instr in document.instructions:

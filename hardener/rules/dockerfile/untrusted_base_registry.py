@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.model import Severity
-from hardener.rules.base import Rule
+from hardener.rules.base import Example, Rule
 from hardener.rules.dockerfile.floating_base_image import external_bases
 
 
@@ -19,6 +19,7 @@ class UntrustedBaseRegistry(Rule):
     references = ("hadolint DL3026", "CIS Docker Benchmark v1.6 4.2")
     hadolint = ("DL3026",)
     enabled_by_default = False
+    # Examples run with every rule's default settings, where this rule is off; see tests/test_cli.py.
 
     def check(self, document, context):
         trusted = context.config.trusted_registries
