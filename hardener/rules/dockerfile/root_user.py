@@ -4,7 +4,7 @@ from hardener.dockerfile import users
 from hardener.dockerfile.edits import insert_lines_after
 from hardener.dockerfile.style import keyword_case
 from hardener.images import profile_for
-from hardener.model import Severity, Tier
+from hardener.model import Edit, Severity, Tier
 from hardener.rules.base import Example, Rule
 
 # Instructions that may need root while the image is built.
@@ -57,7 +57,7 @@ class RootUser(Rule):
         ),
         Example(
             "FROM alpine:3.20\nRUN adduser -D worker\nUSER worker\nRUN echo built\nUSER root\nCMD [\"sh\"]\n",
-            "FROM alpine:3.20\nRUN adduser -D worker\nUSER worker\nRUN echo built\nUSER root\nUSER worker\nCMD [\"sh\"]\n",
+            "FROM alpine:3.20\nRUN adduser -D worker\nUSER worker\nRUN echo built\nUSER worker\nCMD [\"sh\"]\n",
         ),
         Example(
             "FROM golang:1.23 AS build\nRUN CGO_ENABLED=0 go build -o /app .\nFROM scratch\n"
@@ -94,7 +94,11 @@ class RootUser(Rule):
                 default=stage.from_instruction,
             )
             cased = [keyword_case(document, line.split(" ", 1)[0]) + " " + line.split(" ", 1)[1] for line in lines]
-            edit = insert_lines_after(document, after, cased)
+            if after is setter and len(cased) == 1:
+                # Nothing after `USER root` needs root: switch to the existing user right there.
+                edit = Edit(setter.start, setter.end, cased[0])
+            else:
+                edit = insert_lines_after(document, after, cased)
         yield self.finding(
             anchor.start_line,
             message,
