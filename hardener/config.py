@@ -25,6 +25,15 @@ class Config:
     trusted_registries: tuple[str, ...] = ()  # empty: the registry check is off
     user_uid: int = 10001  # for a user hardener creates
     user_name: str = "appuser"
+    # Compose: resource limits hardener adds, and in which style.
+    memory_limit: str = "512m"
+    cpu_limit: str = "0.5"
+    pids_limit: int = 256
+    limits_style: str = "auto"  # auto (deploy if the file uses deploy), service, deploy
+    # Compose: capabilities images need after cap_drop: [ALL], added to the built-in table.
+    image_capabilities: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    drop_capabilities_of_unknown_images: bool = False
+    compose_files: tuple[str, ...] = ()  # more file name patterns to read as compose files
     source: str | None = None  # the file this came from
 
     def with_overrides(self, *, extra_ignore: tuple[str, ...] = (), **changes) -> Config:
@@ -33,7 +42,10 @@ class Config:
         return replace(changed, ignore=changed.ignore + tuple(extra_ignore)) if extra_ignore else changed
 
 
-_TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries"}
+_TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_files"}
+_BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images"}
+_STRING_KEYS = {"memory_limit", "cpu_limit"}
+_LIMIT_STYLES = ("auto", "service", "deploy")
 
 
 def config_from_mapping(data: dict, source: str) -> Config:
@@ -43,17 +55,32 @@ def config_from_mapping(data: dict, source: str) -> Config:
     for key, value in data.items():
         attr = key.replace("-", "_")
         if attr not in known:
-            raise InputError(f"unknown setting {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in known))})", 0, source)
+            raise InputError(
+                f"unknown setting {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in known))})", 0, source
+            )
         if attr in _TUPLE_KEYS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InputError(f"setting {key!r} must be a list of strings", 0, source)
             value = tuple(value)
-        elif attr == "unsafe_fixes":
+        elif attr in _BOOL_KEYS:
             if not isinstance(value, bool):
                 raise InputError(f"setting {key!r} must be true or false", 0, source)
-        elif attr == "user_uid":
+        elif attr in ("user_uid", "pids_limit"):
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**31:
                 raise InputError(f"setting {key!r} must be a positive integer", 0, source)
+        elif attr in _STRING_KEYS:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool) or not str(value).strip():
+                raise InputError(f'setting {key!r} must be a value such as "512m" or "0.5"', 0, source)
+            value = str(value)
+        elif attr == "limits_style":
+            if value not in _LIMIT_STYLES:
+                raise InputError(f"setting {key!r} must be one of {', '.join(_LIMIT_STYLES)}", 0, source)
+        elif attr == "image_capabilities":
+            if not isinstance(value, dict) or not all(
+                isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()
+            ):
+                raise InputError(f"setting {key!r} must be a table of image = [capabilities]", 0, source)
+            value = tuple((k, tuple(c.upper() for c in v)) for k, v in value.items())
         elif attr == "user_name":
             if not isinstance(value, str) or not value.replace("-", "").replace("_", "").isalnum():
                 raise InputError(f"setting {key!r} must be a plain user name", 0, source)

@@ -9,8 +9,21 @@ from hardener.kinds import kind_for, kind_of_name
 from hardener.model import InputError
 
 SKIPPED_FOLDERS = frozenset(
-    {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", ".mypy_cache",
-     ".pytest_cache", ".ruff_cache", ".hypothesis"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+    }
 )
 
 
@@ -20,11 +33,11 @@ class Target:
     kind: str
 
 
-def discover(paths: list[str], exclude_for=lambda folder: ()) -> tuple[list[Target], list[InputError]]:
+def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[InputError]]:
     """Targets in a stable order, plus errors for paths that cannot be used.
 
-    `exclude_for(folder)` gives (base_folder, patterns) of gitignore-style
-    exclusions that apply below a folder.
+    `config_for(folder)` gives the settings that apply below a folder: their
+    `exclude` patterns (relative to the settings file) and `compose-files`.
     """
     targets: list[Target] = []
     errors: list[InputError] = []
@@ -34,11 +47,16 @@ def discover(paths: list[str], exclude_for=lambda folder: ()) -> tuple[list[Targ
             key = os.path.realpath(given)
             if key not in seen:
                 seen.add(key)
-                targets.append(Target(given, kind_for(given)))
+                extra = config_for(os.path.dirname(given) or ".").compose_files if config_for else ()
+                targets.append(Target(given, kind_for(given, extra)))
         elif os.path.isdir(given):
-            found = [t for t in _walk(given, exclude_for(given)) if os.path.realpath(t.path) not in seen]
+            found = [
+                t
+                for t in _walk(given, config_for(given) if config_for else None)
+                if os.path.realpath(t.path) not in seen
+            ]
             if not found:
-                errors.append(InputError("no Dockerfiles found here", 0, given))
+                errors.append(InputError("no Dockerfiles or compose files found here", 0, given))
             for t in found:
                 seen.add(os.path.realpath(t.path))
                 targets.append(t)
@@ -49,18 +67,22 @@ def discover(paths: list[str], exclude_for=lambda folder: ()) -> tuple[list[Targ
     return targets, errors
 
 
-def _walk(root: str, exclusion) -> list[Target]:
+def _walk(root: str, config) -> list[Target]:
     specs = [(root, _spec(_gitignore_lines(root)))]
-    if exclusion:
-        base, patterns = exclusion
-        specs.append((base, _spec(list(patterns))))
+    extra_compose: tuple[str, ...] = ()
+    if config is not None:
+        base = os.path.dirname(config.source) if config.source else root
+        specs.append((base, _spec(list(config.exclude))))
+        extra_compose = config.compose_files
     specs = [(base, spec) for base, spec in specs if spec is not None]
     real_root = os.path.realpath(root)
     found = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS and not _ignored(specs, os.path.join(folder, d), True))
+        dirs[:] = sorted(
+            d for d in dirs if d not in SKIPPED_FOLDERS and not _ignored(specs, os.path.join(folder, d), True)
+        )
         for name in sorted(files):
-            kind = kind_of_name(name)
+            kind = kind_of_name(name, extra_compose)
             if kind is None:
                 continue
             path = os.path.normpath(os.path.join(folder, name))

@@ -22,9 +22,9 @@ from hardener.textedit import LineIndex, apply_edits, map_back, select_non_overl
 MAX_ROUNDS = 10
 
 
-def analyse(text: str, path: str, config: Config):
+def analyse(text: str, path: str, config: Config, kind: str | None = None):
     """Parse and run every selected rule; returns (document, findings)."""
-    kind = kinds.kind_for(path)
+    kind = kind or kinds.kind_for(path, config.compose_files)
     document = kinds.parse(kind, text, path)
     context = Context(config)
     findings: list[Finding] = []
@@ -36,18 +36,21 @@ def analyse(text: str, path: str, config: Config):
     return document, findings
 
 
-def check_text(text: str, path: str = "Dockerfile", config: Config | None = None) -> list[Finding]:
-    return analyse(text, path, config or Config())[1]
+def check_text(
+    text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None
+) -> list[Finding]:
+    return analyse(text, path, config or Config(), kind)[1]
 
 
 def allowed_tiers(config: Config) -> set[Tier]:
     return {Tier.SAFE, Tier.BEHAVIOUR_CHANGING} if config.unsafe_fixes else {Tier.SAFE}
 
 
-def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None) -> FixResult:
+def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None) -> FixResult:
     config = config or Config()
+    kind = kind or kinds.kind_for(path, config.compose_files)
     tiers = allowed_tiers(config)
-    original_document, findings = analyse(text, path, config)
+    original_document, findings = analyse(text, path, config, kind)
     original_findings = findings
     original_index = LineIndex(text)
     current = text
@@ -77,18 +80,20 @@ def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None) 
                             finding.fix.description,
                             original_index.line_of(offset),
                             path,
+                            finding.fix.owns,
+                            finding.fix.requires,
                         )
                     )
             history.append(edits)
             current = updated
             try:
-                document, findings = analyse(current, path, config)
+                document, findings = analyse(current, path, config, kind)
             except InputError as exc:
                 raise VerificationError(f"the fixed file does not parse ({exc.message})") from None
         else:
             raise VerificationError(f"fixes did not settle after {MAX_ROUNDS} rounds")
         if history:
-            kinds.verify(kinds.kind_for(path), original_document, document)
+            kinds.verify(kind, original_document, document)
     except VerificationError as exc:
         return FixResult(
             original=text,

@@ -104,20 +104,63 @@ _BINDS_AS_ROOT = "its server starts as root to bind ports and set up directories
 
 # Official images whose entrypoints need root at start.
 _STARTS_AS_ROOT = {
-    "postgres": _STEPS_DOWN, "mysql": _STEPS_DOWN, "mariadb": _STEPS_DOWN, "redis": _STEPS_DOWN,
-    "mongo": _STEPS_DOWN, "rabbitmq": _STEPS_DOWN, "cassandra": _STEPS_DOWN, "couchdb": _STEPS_DOWN,
-    "neo4j": _STEPS_DOWN, "zookeeper": _STEPS_DOWN, "influxdb": _STEPS_DOWN, "couchbase": _STEPS_DOWN,
-    "nginx": _BINDS_AS_ROOT, "httpd": _BINDS_AS_ROOT, "wordpress": _BINDS_AS_ROOT,
-    "nextcloud": _BINDS_AS_ROOT, "drupal": _BINDS_AS_ROOT, "joomla": _BINDS_AS_ROOT,
+    "postgres": _STEPS_DOWN,
+    "mysql": _STEPS_DOWN,
+    "mariadb": _STEPS_DOWN,
+    "redis": _STEPS_DOWN,
+    "mongo": _STEPS_DOWN,
+    "rabbitmq": _STEPS_DOWN,
+    "cassandra": _STEPS_DOWN,
+    "couchdb": _STEPS_DOWN,
+    "neo4j": _STEPS_DOWN,
+    "zookeeper": _STEPS_DOWN,
+    "influxdb": _STEPS_DOWN,
+    "couchbase": _STEPS_DOWN,
+    "nginx": _BINDS_AS_ROOT,
+    "httpd": _BINDS_AS_ROOT,
+    "wordpress": _BINDS_AS_ROOT,
+    "nextcloud": _BINDS_AS_ROOT,
+    "drupal": _BINDS_AS_ROOT,
+    "joomla": _BINDS_AS_ROOT,
 }
 # Official images whose default user is already non-root.
 _NON_ROOT_OFFICIAL = {"memcached", "elasticsearch", "haproxy", "solr", "sonarqube", "kibana", "logstash"}
 # Official images built on Debian unless the tag says otherwise.
 _DEBIAN_OFFICIAL = {
-    "debian", "ubuntu", "buildpack-deps", "python", "golang", "ruby", "rust", "perl", "php", "openjdk",
-    "eclipse-temurin", "maven", "gradle", "gcc", "elixir", "erlang", "haskell", "julia", "r-base",
-    "clojure", "swift", "groovy", "pypy", "ibmjava", "sapmachine", "mono", "dart", "tomcat", "jetty",
-    "node", "bash", "composer", "django", "ghost",
+    "debian",
+    "ubuntu",
+    "buildpack-deps",
+    "python",
+    "golang",
+    "ruby",
+    "rust",
+    "perl",
+    "php",
+    "openjdk",
+    "eclipse-temurin",
+    "maven",
+    "gradle",
+    "gcc",
+    "elixir",
+    "erlang",
+    "haskell",
+    "julia",
+    "r-base",
+    "clojure",
+    "swift",
+    "groovy",
+    "pypy",
+    "ibmjava",
+    "sapmachine",
+    "mono",
+    "dart",
+    "tomcat",
+    "jetty",
+    "node",
+    "bash",
+    "composer",
+    "django",
+    "ghost",
 }
 _RHEL_OFFICIAL = {"fedora", "centos", "rockylinux", "almalinux", "oraclelinux"}
 
@@ -174,3 +217,64 @@ def profile_for(ref: ImageRef) -> ImageProfile | None:
     if any(w in tag for w in _DEBIAN_TAG_WORDS):
         return ImageProfile(user_tools="debian")
     return ImageProfile(user_tools=tools) if tools else None
+
+
+@dataclass(frozen=True)
+class RuntimeNeeds:
+    """What a popular image needs at run time, for compose hardening.
+
+    cap_add: capabilities it needs after `cap_drop: [ALL]` (entrypoints that
+    chown their data and step down with gosu need CHOWN, SETUID, SETGID, ...).
+    writable: paths it writes outside its volumes, for tmpfs under `read_only`.
+    data: its data folders, which must never become tmpfs.
+    user: a non-root user it runs correctly as, with `user:`.
+    """
+
+    cap_add: tuple[str, ...]
+    writable: tuple[str, ...] | None = None
+    data: tuple[str, ...] = ()
+    user: str | None = None
+
+
+_GOSU_DB = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
+RUNTIME_NEEDS: dict[str, RuntimeNeeds] = {
+    # docker-library/postgres#649, #907: the entrypoint chowns PGDATA and steps down with gosu.
+    "postgres": RuntimeNeeds(
+        ("CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "SETGID", "SETUID"),
+        ("/var/run/postgresql", "/tmp"),
+        ("/var/lib/postgresql", "/var/lib/postgresql/data"),
+        "postgres",
+    ),
+    "mysql": RuntimeNeeds(_GOSU_DB, ("/var/run/mysqld", "/run/mysqld", "/tmp"), ("/var/lib/mysql",), "mysql"),
+    "mariadb": RuntimeNeeds(_GOSU_DB, ("/run/mysqld", "/tmp"), ("/var/lib/mysql",), "mysql"),
+    # redis/docker-library-redis#175: `find . ! -user redis -exec chown redis` then gosu.
+    "redis": RuntimeNeeds(("CHOWN", "SETGID", "SETUID"), ("/tmp",), ("/data",), "redis"),
+    "mongo": RuntimeNeeds(
+        ("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"), ("/tmp",), ("/data/db", "/data/configdb"), "mongodb"
+    ),
+    # Verified on nginx:1.27-alpine: the master starts as root and workers switch to nginx.
+    "nginx": RuntimeNeeds(("CHOWN", "SETGID", "SETUID"), ("/var/cache/nginx", "/var/run", "/tmp")),
+    "httpd": RuntimeNeeds(("CHOWN", "SETGID", "SETUID"), ("/usr/local/apache2/logs", "/tmp")),
+    "nginxinc/nginx-unprivileged": RuntimeNeeds((), ("/tmp",)),
+    "memcached": RuntimeNeeds((), ()),
+}
+
+
+def runtime_needs(reference: str | None, extra: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> RuntimeNeeds | None:
+    """The table entry for an image reference (configured entries first), or None."""
+    if not reference:
+        return None
+    ref = ImageRef.parse(reference)
+    short = ref.repository.removeprefix("library/")
+    for name, caps in extra:
+        if name.lower() in (short, ref.name, f"{ref.registry}/{ref.repository}"):
+            known = RUNTIME_NEEDS.get(short)
+            return RuntimeNeeds(
+                tuple(caps),
+                known.writable if known else None,
+                known.data if known else (),
+                known.user if known else None,
+            )
+    if ref.is_official or ref.registry == DOCKER_HUB:
+        return RUNTIME_NEEDS.get(short)
+    return None

@@ -8,18 +8,44 @@ from collections import Counter
 from hardener.model import VerificationError
 
 DOCKERFILE = "dockerfile"
+COMPOSE = "compose"
 
 # Names matched case-insensitively against a file's base name.
 _PATTERNS = {
+    COMPOSE: (
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yaml",
+        "docker-compose.yml",
+        "compose.*.yaml",
+        "compose.*.yml",
+        "docker-compose.*.yaml",
+        "docker-compose.*.yml",
+    ),
     DOCKERFILE: ("dockerfile", "dockerfile.*", "*.dockerfile", "containerfile", "containerfile.*", "*.containerfile"),
 }
 # Templates and notes that share a Dockerfile's name but are not Dockerfiles.
-_NOT_SOURCES = (".j2", ".jinja", ".jinja2", ".tmpl", ".tpl", ".template", ".md", ".txt", ".orig", ".rej", ".bak", ".swp")
+_NOT_SOURCES = (
+    ".j2",
+    ".jinja",
+    ".jinja2",
+    ".tmpl",
+    ".tpl",
+    ".template",
+    ".md",
+    ".txt",
+    ".orig",
+    ".rej",
+    ".bak",
+    ".swp",
+)
 
 
-def kind_of_name(name: str) -> str | None:
+def kind_of_name(name: str, extra_compose: tuple[str, ...] = ()) -> str | None:
     """The kind a file name announces, or None (used when walking folders)."""
     lower = name.lower()
+    if any(fnmatch.fnmatchcase(lower, p.lower()) for p in extra_compose):
+        return COMPOSE
     if lower.endswith(_NOT_SOURCES):
         return None
     for kind, patterns in _PATTERNS.items():
@@ -28,9 +54,16 @@ def kind_of_name(name: str) -> str | None:
     return None
 
 
-def kind_for(path: str) -> str:
-    """The kind of a file named on the command line; unknown names are Dockerfiles."""
-    return kind_of_name(path.replace("\\", "/").rsplit("/", 1)[-1]) or DOCKERFILE
+def kind_for(path: str, extra_compose: tuple[str, ...] = ()) -> str:
+    """The kind of a file named on the command line.
+
+    Unknown names are Dockerfiles, except YAML files, which are compose files.
+    """
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    kind = kind_of_name(name, extra_compose)
+    if kind is None and name.lower().endswith((".yaml", ".yml")):
+        return COMPOSE
+    return kind or DOCKERFILE
 
 
 def parse(kind: str, text: str, path: str):
@@ -38,6 +71,10 @@ def parse(kind: str, text: str, path: str):
         from hardener.dockerfile.document import DockerfileDocument
 
         return DockerfileDocument(text, path)
+    if kind == COMPOSE:
+        from hardener.compose.document import ComposeDocument
+
+        return ComposeDocument(text, path)
     raise ValueError(f"unknown kind {kind}")
 
 
@@ -49,3 +86,11 @@ def verify(kind: str, before, after) -> None:
         bodies = lambda doc: Counter(h for i in doc.instructions for h in i.heredocs)  # noqa: E731
         if bodies(before) != bodies(after):
             raise VerificationError("a heredoc body changed")
+    elif kind == COMPOSE:
+        if set(before.anchors) != set(after.anchors) or len(before.aliases) != len(after.aliases):
+            raise VerificationError("an anchor or alias changed")
+        comments = lambda doc: Counter(  # noqa: E731
+            line.strip() for line in doc.text.splitlines() if line.lstrip().startswith("#")
+        )
+        if comments(before) - comments(after):
+            raise VerificationError("a comment was lost")

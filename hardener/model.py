@@ -40,6 +40,11 @@ class Fix:
     # The region this fix owns (e.g. the whole instruction): no other fix may
     # touch it in the same round, so each fix sees the other's result.
     scope: tuple[int, int] | None = None
+    # Compose keys this fix may change ("services.db.cap_drop"): the Compose
+    # model check allows differences only there.
+    owns: tuple[str, ...] = ()
+    # Variables the fixed file requires (secrets moved to interpolation).
+    requires: tuple[str, ...] = ()
 
     @property
     def span(self) -> tuple[int, int]:
@@ -82,6 +87,8 @@ class AppliedFix:
     description: str
     line: int
     path: str = ""
+    owns: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

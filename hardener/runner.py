@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,13 +78,8 @@ def run(
     def config_for(path: str) -> Config:
         return finder.for_path(Path(path)).with_overrides(**overrides)
 
-    def exclusion(folder: str):
-        config = finder.for_path(Path(folder))
-        base = os.path.dirname(config.source) if config.source else folder
-        return (base, config.exclude) if config.exclude else None
-
     try:
-        targets, errors = discover(paths, exclusion)
+        targets, errors = discover(paths, lambda folder: finder.for_path(Path(folder)))
     except InputError as exc:
         report.errors.append(exc)
         return report
@@ -104,10 +98,10 @@ def _one(target: Target, command: str, write: bool, config_for, engine) -> FileO
         source = read_source(target.path)
         outcome.original = outcome.fixed = source.text
         if command == "check":
-            outcome.findings = engine.check_text(source.text, target.path, config)
+            outcome.findings = engine.check_text(source.text, target.path, config, target.kind)
             outcome.skipped = engine.skips_for(outcome.findings, config)
             return outcome
-        result = engine.fix_text(source.text, target.path, config)
+        result = engine.fix_text(source.text, target.path, config, target.kind)
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
         if result.verification_error:

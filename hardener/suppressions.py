@@ -1,4 +1,7 @@
-"""Inline suppressions: `# hardener: ignore=RULE` above an instruction, and hadolint's pragmas.
+"""Inline suppressions: `# hardener: ignore=RULE` above what a finding is about, and hadolint's pragmas.
+
+In a Dockerfile the comment goes on the line(s) above the instruction; in a
+compose file above the key (or at the end of its line).
 
     # hardener: ignore=HD101 -- the Action's container must run as root
     # hardener: global ignore=HD109
@@ -33,10 +36,7 @@ def is_suppressed(document, finding, rule) -> bool:
         parsed = _parse(comment)
         if parsed and parsed[1] and _silences(parsed[0], parsed[2], rule):
             return True
-    instruction = next((i for i in document.instructions if i.start_line == finding.line), None)
-    if instruction is None:
-        return False
-    for comment in instruction.comments_above:
+    for comment in document.comments_for(finding.line):
         parsed = _parse(comment)
         if parsed and not parsed[1] and _silences(parsed[0], parsed[2], rule):
             return True

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-SPLIT_APT = "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\nCMD [\"bash\"]\n"
-HARDENED = "FROM debian:12\nUSER 1000:1000\nHEALTHCHECK CMD true\nCMD [\"bash\"]\n"
+SPLIT_APT = 'FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\nCMD ["bash"]\n'
+HARDENED = 'FROM debian:12\nUSER 1000:1000\nHEALTHCHECK CMD true\nCMD ["bash"]\n'
 
 
 def write(path, text, mode="w"):
@@ -132,19 +132,35 @@ def test_inline_suppressions(tmp_path, run_cli):
 
 
 def test_discovery_patterns_and_skipped_folders(tmp_path, run_cli):
-    for name in ["Dockerfile", "Dockerfile.prod", "api.Dockerfile", "Containerfile", "sub/dockerfile",
-                 "Dockerfile.j2", "node_modules/x/Dockerfile", "ignored/Dockerfile", "README.md"]:
+    for name in [
+        "Dockerfile",
+        "Dockerfile.prod",
+        "api.Dockerfile",
+        "Containerfile",
+        "sub/dockerfile",
+        "Dockerfile.j2",
+        "node_modules/x/Dockerfile",
+        "ignored/Dockerfile",
+        "README.md",
+    ]:
         write(tmp_path / name, HARDENED)
     write(tmp_path / ".gitignore", "ignored/\n")
     data = json.loads(run_cli("check", "--format", "json", ".").stdout)
     assert sorted(f["path"] for f in data["files"]) == [
-        "Containerfile", "Dockerfile", "Dockerfile.prod", "api.Dockerfile", "sub/dockerfile",
+        "Containerfile",
+        "Dockerfile",
+        "Dockerfile.prod",
+        "api.Dockerfile",
+        "sub/dockerfile",
     ]
 
 
 BAD_INPUTS = {
     "invalid instruction": (b"FROM debian:12\nFOO bar\n", "Dockerfile:2: invalid Dockerfile: unknown instruction FOO"),
-    "unterminated heredoc": (b"FROM debian:12\nRUN true\nRUN <<EOF\necho\n", "Dockerfile:3: invalid Dockerfile: unterminated heredoc"),
+    "unterminated heredoc": (
+        b"FROM debian:12\nRUN true\nRUN <<EOF\necho\n",
+        "Dockerfile:3: invalid Dockerfile: unterminated heredoc",
+    ),
     "no FROM": (b"RUN echo hi\n", "Dockerfile:1: invalid Dockerfile: RUN before the first FROM"),
     "not UTF-8": (b"FROM debian:12\nRUN echo \xff\n", "Dockerfile:2: not UTF-8 text (byte 0xff)"),
     "binary": (b"FROM debian:12\n\x00\x01", "Dockerfile:2: binary file (NUL byte)"),
@@ -171,7 +187,7 @@ def test_paths_that_cannot_be_used(tmp_path, run_cli):
     result = run_cli("check", "missing", "empty-folder")
     assert result.returncode == 2
     assert "error: missing: no such file or folder" in result.stdout
-    assert "error: empty-folder: no Dockerfiles found here" in result.stdout
+    assert "error: empty-folder: no Dockerfiles or compose files found here" in result.stdout
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")

@@ -5,9 +5,9 @@ re-parse with BuildKit and compare instructions, comments and users directly.
 """
 
 import difflib
-from collections import Counter
 import io
 import re
+from collections import Counter
 
 import dockerfile
 import pytest
@@ -117,7 +117,7 @@ def test_added_users_exist(results, path):
 
 
 def test_no_user_in_scratch_except_numeric(results):
-    for path, (original, result) in results.items():
+    for path, (_original, result) in results.items():
         for stage in re.split(r"(?im)^from\s", result.fixed)[1:]:
             if re.match(r"(--\S+\s+)*scratch\b", stage, re.I):
                 for user in re.findall(r"(?im)^user\s+(\S+)", stage):

@@ -27,13 +27,13 @@ def fixed(text, config=UNSAFE, path="Dockerfile"):
 
 CASES = {
     "crlf line endings are kept": (
-        "FROM debian:12\r\nRUN apt-get update\r\nRUN apt-get install -y curl\r\nCMD [\"bash\"]\r\n",
+        'FROM debian:12\r\nRUN apt-get update\r\nRUN apt-get install -y curl\r\nCMD ["bash"]\r\n',
         "FROM debian:12\r\nRUN apt-get update && \\\r\n    apt-get install -y curl && \\\r\n"
-        "    rm -rf /var/lib/apt/lists/*\r\n" + CREATE_DEBIAN + "\r\nUSER 10001:10001\r\nCMD [\"bash\"]\r\n",
+        "    rm -rf /var/lib/apt/lists/*\r\n" + CREATE_DEBIAN + '\r\nUSER 10001:10001\r\nCMD ["bash"]\r\n',
     ),
     "no trailing newline stays that way": (
-        "FROM node:22\nCOPY . /app\nCMD [\"node\", \"/app\"]",
-        "FROM node:22\nCOPY . /app\nUSER node\nCMD [\"node\", \"/app\"]",
+        'FROM node:22\nCOPY . /app\nCMD ["node", "/app"]',
+        'FROM node:22\nCOPY . /app\nUSER node\nCMD ["node", "/app"]',
     ),
     "insertion at the very end without a newline": (
         "FROM node:22\nCOPY . /app",
@@ -54,9 +54,9 @@ CASES = {
         "FROM alpine:3.20\nRUN apk add --no-cache \\\n    # the tools\n    curl \\\n    git\nUSER nobody\n",
     ),
     "lowercase instructions get lowercase insertions": (
-        "from python:3.12-slim\ncopy . /app\ncmd [\"python\", \"/app/main.py\"]\n",
+        'from python:3.12-slim\ncopy . /app\ncmd ["python", "/app/main.py"]\n',
         "from python:3.12-slim\ncopy . /app\n" + CREATE_DEBIAN.replace("RUN", "run", 1) + "\nuser 10001:10001\n"
-        "cmd [\"python\", \"/app/main.py\"]\n",
+        'cmd ["python", "/app/main.py"]\n',
     ),
     "continuation at end of file": (
         "FROM alpine:3.20\nUSER nobody\nRUN apk add curl \\",
@@ -64,19 +64,19 @@ CASES = {
     ),
     "build stages get no USER, only the final stage": (
         "FROM golang:1.23 AS build\nRUN go build -o /out/app .\n\nFROM gcr.io/distroless/static-debian12\n"
-        "COPY --from=build /out/app /app\nENTRYPOINT [\"/app\"]\n",
+        'COPY --from=build /out/app /app\nENTRYPOINT ["/app"]\n',
         "FROM golang:1.23 AS build\nRUN go build -o /out/app .\n\nFROM gcr.io/distroless/static-debian12\n"
-        "COPY --from=build /out/app /app\nUSER nonroot\nENTRYPOINT [\"/app\"]\n",
+        'COPY --from=build /out/app /app\nUSER nonroot\nENTRYPOINT ["/app"]\n',
     ),
     "USER goes after the last build step, even after a later USER root": (
         "FROM alpine:3.20\nRUN adduser -D app\nUSER app\nRUN make\nUSER root\nRUN apk add --no-cache git\n"
-        "EXPOSE 80\nCMD [\"app\"]\n",
+        'EXPOSE 80\nCMD ["app"]\n',
         "FROM alpine:3.20\nRUN adduser -D app\nUSER app\nRUN make\nUSER root\nRUN apk add --no-cache git\n"
-        "USER app\nEXPOSE 80\nCMD [\"app\"]\n",
+        'USER app\nEXPOSE 80\nCMD ["app"]\n',
     ),
     "user created in a heredoc is reused": (
-        "FROM alpine:3.20\nRUN <<EOF\naddgroup -S web\nadduser -S -G web web\nEOF\nCMD [\"sh\"]\n",
-        "FROM alpine:3.20\nRUN <<EOF\naddgroup -S web\nadduser -S -G web web\nEOF\nUSER web\nCMD [\"sh\"]\n",
+        'FROM alpine:3.20\nRUN <<EOF\naddgroup -S web\nadduser -S -G web web\nEOF\nCMD ["sh"]\n',
+        'FROM alpine:3.20\nRUN <<EOF\naddgroup -S web\nadduser -S -G web web\nEOF\nUSER web\nCMD ["sh"]\n',
     ),
     "base stage by ARG resolves to alpine": (
         "ARG VARIANT=3.20\nFROM alpine:${VARIANT}\nCOPY app /app\n",
@@ -161,9 +161,15 @@ def test_safe_fixes_only_without_unsafe_fixes():
         ("FROM debian:12\nONBUILD COPY . /src\n", "ONBUILD"),
         ("FROM postgres:16\nCOPY init.sql /docker-entrypoint-initdb.d/\n", "must start as root"),
         ("FROM debian:12\nRUN apt-get update && apt-get install -y gosu && rm -rf /var/lib/apt/lists/*\n", "gosu"),
-        ("FROM debian:12\nRUN apt-get update && apt-get install -y supervisor && rm -rf /var/lib/apt/lists/*\n"
-         "CMD [\"supervisord\"]\n", "supervisor"),
-        ("FROM debian:12\nRUN useradd -r -s /usr/sbin/nologin postfix\nCMD [\"postfix\", \"start-fg\"]\n", "service account"),
+        (
+            "FROM debian:12\nRUN apt-get update && apt-get install -y supervisor && rm -rf /var/lib/apt/lists/*\n"
+            'CMD ["supervisord"]\n',
+            "supervisor",
+        ),
+        (
+            'FROM debian:12\nRUN useradd -r -s /usr/sbin/nologin postfix\nCMD ["postfix", "start-fg"]\n',
+            "service account",
+        ),
     ],
 )
 def test_root_user_is_left_alone_when_not_safe(text, reason):

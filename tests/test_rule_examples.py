@@ -7,7 +7,12 @@ from hardener.engine import check_text, fix_text
 from hardener.rules import ALL_RULES
 
 VALID = [pytest.param(rule, src, id=f"{rule.id}-valid-{i}") for rule in ALL_RULES for i, src in enumerate(rule.valid)]
-INVALID = [pytest.param(rule, ex, id=f"{rule.id}-invalid-{i}") for rule in ALL_RULES for i, ex in enumerate(rule.invalid)]
+INVALID = [
+    pytest.param(rule, ex, id=f"{rule.id}-invalid-{i}") for rule in ALL_RULES for i, ex in enumerate(rule.invalid)
+]
+
+
+PATHS = {"dockerfile": "Dockerfile", "compose": "compose.yaml"}
 
 
 def only(rule, **kw):
@@ -16,23 +21,23 @@ def only(rule, **kw):
 
 @pytest.mark.parametrize("rule,source", VALID)
 def test_valid_examples_have_no_finding(rule, source):
-    assert check_text(source, "Dockerfile", only(rule)) == []
+    assert check_text(source, PATHS[rule.kind], only(rule)) == []
 
 
 @pytest.mark.parametrize("rule,example", INVALID)
 def test_invalid_examples_are_found(rule, example):
-    findings = check_text(example.before, "Dockerfile", only(rule))
+    findings = check_text(example.before, PATHS[rule.kind], only(rule))
     assert findings and all(f.rule == rule.id for f in findings)
 
 
 @pytest.mark.parametrize("rule,example", INVALID)
 def test_invalid_examples_fix_as_documented(rule, example):
     # Each example shows its own rule's fix, behaviour-changing ones included.
-    result = fix_text(example.before, "Dockerfile", only(rule, unsafe_fixes=True))
+    result = fix_text(example.before, PATHS[rule.kind], only(rule, unsafe_fixes=True))
     expected = example.before if example.after is None else example.after
     assert result.verification_error is None
     assert result.fixed == expected
-    again = fix_text(result.fixed, "Dockerfile", only(rule, unsafe_fixes=True))
+    again = fix_text(result.fixed, PATHS[rule.kind], only(rule, unsafe_fixes=True))
     assert again.fixed == result.fixed, "a second run must change nothing"
 
 
@@ -53,8 +58,13 @@ def test_rule_ids_and_names_are_unique():
 def test_every_rule_module_is_registered():
     import pkgutil
 
-    import hardener.rules.dockerfile as package
+    import hardener.rules.compose
+    import hardener.rules.dockerfile
 
-    modules = {m.name for m in pkgutil.iter_modules(package.__path__)}
+    modules = {
+        m.name
+        for package in (hardener.rules.dockerfile, hardener.rules.compose)
+        for m in pkgutil.iter_modules(package.__path__)
+    }
     registered = {r.__module__.rsplit(".", 1)[-1] for r in ALL_RULES}
     assert modules == registered

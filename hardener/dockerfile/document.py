@@ -18,8 +18,24 @@ from hardener.textedit import LineIndex, detect_eol
 
 KNOWN_INSTRUCTIONS = frozenset(
     {
-        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-        "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
     }
 )
 _DIRECTIVE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$")
@@ -327,6 +343,11 @@ class DockerfileDocument:
             for ln in range(1, self.index.line_count + 1)
             if ln not in inside and self.index.line_text(ln).lstrip().startswith("#")
         ]
+
+    def comments_for(self, line: int) -> tuple[str, ...]:
+        """The comment block directly above the instruction starting on a line."""
+        instruction = next((i for i in self.instructions if i.start_line == line), None)
+        return instruction.comments_above if instruction else ()
 
     def stage_named(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.alias and s.alias.lower() == name.lower()), None)

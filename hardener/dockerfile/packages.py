@@ -6,12 +6,43 @@ from dataclasses import dataclass
 
 from hardener.dockerfile.shell import Command, Script, Word
 
-MANAGERS = {"apt-get": "apt", "apt": "apt", "apk": "apk", "yum": "yum", "dnf": "dnf", "microdnf": "microdnf", "zypper": "zypper"}
+MANAGERS = {
+    "apt-get": "apt",
+    "apt": "apt",
+    "apk": "apk",
+    "yum": "yum",
+    "dnf": "dnf",
+    "microdnf": "microdnf",
+    "zypper": "zypper",
+}
 # Options that take the next word as their value, per manager.
 _OPTION_ARGUMENTS = {
     "apt": {"-o", "-c", "-t", "-a", "--option", "--config-file", "--target-release", "--host-architecture"},
-    "apk": {"-X", "-p", "-t", "--repository", "--root", "--arch", "--virtual", "--cache-dir", "--keys-dir", "--repositories-file"},
-    "yum": {"-c", "-x", "-d", "-e", "--installroot", "--releasever", "--exclude", "--setopt", "--config", "--enablerepo", "--disablerepo"},
+    "apk": {
+        "-X",
+        "-p",
+        "-t",
+        "--repository",
+        "--root",
+        "--arch",
+        "--virtual",
+        "--cache-dir",
+        "--keys-dir",
+        "--repositories-file",
+    },
+    "yum": {
+        "-c",
+        "-x",
+        "-d",
+        "-e",
+        "--installroot",
+        "--releasever",
+        "--exclude",
+        "--setopt",
+        "--config",
+        "--enablerepo",
+        "--disablerepo",
+    },
     "zypper": {"-r", "--root", "--repo", "-c", "--config", "-t", "--type"},
 }
 _OPTION_ARGUMENTS["dnf"] = _OPTION_ARGUMENTS["microdnf"] = _OPTION_ARGUMENTS["yum"]

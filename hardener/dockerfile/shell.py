@@ -8,12 +8,28 @@ understand marks the script as complex, and rules then stay away from it.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 
 OPERATORS = ("&&", "||", ";;", ";", "|", "&")
 CONTROL_WORDS = frozenset(
-    {"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", "!", "{", "}", "function"}
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "!",
+        "{",
+        "}",
+        "function",
+    }
 )
 # Words that run the command named after them.
 COMMAND_PREFIXES = frozenset(

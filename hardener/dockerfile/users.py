@@ -9,10 +9,45 @@ from hardener.dockerfile.shell import parse_shell
 
 # Options of useradd/adduser (shadow, Debian and busybox) that take a value.
 _USER_OPTION_VALUES = {
-    "-b", "-c", "-d", "-e", "-f", "-g", "-G", "-k", "-K", "-p", "-R", "-P", "-s", "-u", "-Z", "-h",
-    "--base-dir", "--comment", "--home-dir", "--home", "--expiredate", "--inactive", "--gid", "--groups",
-    "--skel", "--key", "--password", "--root", "--prefix", "--shell", "--uid", "--selinux-user",
-    "--ingroup", "--gecos", "--firstuid", "--lastuid", "--conf", "--firstgid", "--lastgid",
+    "-b",
+    "-c",
+    "-d",
+    "-e",
+    "-f",
+    "-g",
+    "-G",
+    "-k",
+    "-K",
+    "-p",
+    "-R",
+    "-P",
+    "-s",
+    "-u",
+    "-Z",
+    "-h",
+    "--base-dir",
+    "--comment",
+    "--home-dir",
+    "--home",
+    "--expiredate",
+    "--inactive",
+    "--gid",
+    "--groups",
+    "--skel",
+    "--key",
+    "--password",
+    "--root",
+    "--prefix",
+    "--shell",
+    "--uid",
+    "--selinux-user",
+    "--ingroup",
+    "--gecos",
+    "--firstuid",
+    "--lastuid",
+    "--conf",
+    "--firstgid",
+    "--lastgid",
 }
 
 
@@ -107,10 +142,15 @@ def package_family(stage) -> str | None:
 # Tokens (program or package names) that mean the container needs root at run time.
 _NEEDS_ROOT = (
     (("gosu", "su-exec", "setpriv", "chpst", "s6-setuidgid"), "the image steps down from root itself ({})"),
-    (("supervisor", "supervisord", "s6-overlay", "s6-svscan", "runsvdir", "runit", "systemd", "/sbin/init", "/init"),
-     "it runs a process supervisor ({}) that starts its services as root"),
+    (
+        ("supervisor", "supervisord", "s6-overlay", "s6-svscan", "runsvdir", "runit", "systemd", "/sbin/init", "/init"),
+        "it runs a process supervisor ({}) that starts its services as root",
+    ),
     (("cron", "crond", "cronie", "dcron", "busybox-openrc"), "it runs cron ({}), which needs root"),
-    (("iptables", "ip6tables", "nftables", "nft", "ipset", "iptables-legacy"), "it manages firewall rules ({}), which needs root"),
+    (
+        ("iptables", "ip6tables", "nftables", "nft", "ipset", "iptables-legacy"),
+        "it manages firewall rules ({}), which needs root",
+    ),
     (("openssh-server", "sshd", "dropbear"), "it runs an SSH server ({}), which needs root"),
 )
 _TOKEN = re.compile(r"[A-Za-z0-9_./+-]+")

@@ -41,7 +41,12 @@ def render(report, *, diff: bool, out) -> None:
     for outcome in report.files:
         index = LineIndex(outcome.fixed)  # findings are located in the text they were found in
         findings.extend(finding_dict(f, index) for f in outcome.findings)
-        entry = {"path": outcome.target.path, "kind": outcome.target.kind, "changed": outcome.changed, "written": outcome.written}
+        entry = {
+            "path": outcome.target.path,
+            "kind": outcome.target.kind,
+            "changed": outcome.changed,
+            "written": outcome.written,
+        }
         if diff and outcome.changed:
             entry["diff"] = unified_diff(outcome)
         files.append(entry)
@@ -51,7 +56,14 @@ def render(report, *, diff: bool, out) -> None:
         "files": files,
         "findings": findings,
         "fixes": [
-            {"rule": a.rule, "name": a.name, "path": a.path, "line": a.line, "tier": a.tier.value, "description": a.description}
+            {
+                "rule": a.rule,
+                "name": a.name,
+                "path": a.path,
+                "line": a.line,
+                "tier": a.tier.value,
+                "description": a.description,
+            }
             for a in report.applied
         ],
         "skipped": [{"rule": s.rule, "path": s.path, "line": s.line, "reason": s.reason} for s in report.skipped],

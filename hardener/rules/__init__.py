@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from hardener.config import Config
 from hardener.rules.base import Rule
+from hardener.rules.compose.capabilities_not_dropped import CapabilitiesNotDropped
+from hardener.rules.compose.database_port_on_all_interfaces import DatabasePortOnAllInterfaces
+from hardener.rules.compose.docker_socket_mounted import DockerSocketMounted
+from hardener.rules.compose.host_namespace_shared import HostNamespaceShared
+from hardener.rules.compose.missing_no_new_privileges import MissingNoNewPrivileges
+from hardener.rules.compose.missing_resource_limits import MissingResourceLimits
+from hardener.rules.compose.privileged_service import PrivilegedService
+from hardener.rules.compose.secret_in_environment import SecretInEnvironment
+from hardener.rules.compose.security_profile_disabled import SecurityProfileDisabled
+from hardener.rules.compose.sensitive_host_mount import SensitiveHostMount
+from hardener.rules.compose.service_runs_as_root import ServiceRunsAsRoot
+from hardener.rules.compose.writable_root_filesystem import WritableRootFilesystem
 from hardener.rules.dockerfile.add_instead_of_copy import AddInsteadOfCopy
 from hardener.rules.dockerfile.build_tools_in_final_stage import BuildToolsInFinalStage
 from hardener.rules.dockerfile.floating_base_image import FloatingBaseImage
@@ -30,6 +42,18 @@ ALL_RULES: tuple[type[Rule], ...] = tuple(
             MissingHealthcheck,
             BuildToolsInFinalStage,
             UntrustedBaseRegistry,
+            MissingNoNewPrivileges,
+            CapabilitiesNotDropped,
+            MissingResourceLimits,
+            WritableRootFilesystem,
+            ServiceRunsAsRoot,
+            SecretInEnvironment,
+            PrivilegedService,
+            DockerSocketMounted,
+            HostNamespaceShared,
+            SecurityProfileDisabled,
+            DatabasePortOnAllInterfaces,
+            SensitiveHostMount,
         ),
         key=lambda r: r.id,
     )

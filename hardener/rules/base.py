@@ -58,11 +58,13 @@ class Rule:
         description: str = "",
         fix_unavailable: str | None = None,
         scope: tuple[int, int] | None = None,
+        owns: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> Finding:
         fix = None
         if edits:
             assert self.tier is not None, f"{self.id} is report-only"
-            fix = Fix(self.tier, tuple(edits), description or self.summary, scope)
+            fix = Fix(self.tier, tuple(edits), description or self.summary, scope, owns, requires)
         return Finding(
             rule=self.id,
             name=self.name,

@@ -33,8 +33,12 @@ class AddInsteadOfCopy(Rule):
         "FROM debian:12\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d app.bin /app/\n",
     )
     invalid = (
-        Example("FROM debian:12\nADD --chown=1000:1000 src/ /app/\n", "FROM debian:12\nCOPY --chown=1000:1000 src/ /app/\n"),
-        Example('FROM debian:12\nadd ["config.json", "/etc/app/"]\n', 'FROM debian:12\ncopy ["config.json", "/etc/app/"]\n'),
+        Example(
+            "FROM debian:12\nADD --chown=1000:1000 src/ /app/\n", "FROM debian:12\nCOPY --chown=1000:1000 src/ /app/\n"
+        ),
+        Example(
+            'FROM debian:12\nadd ["config.json", "/etc/app/"]\n', 'FROM debian:12\ncopy ["config.json", "/etc/app/"]\n'
+        ),
     )
 
     def check(self, document, context):

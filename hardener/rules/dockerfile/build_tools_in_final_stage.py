@@ -7,8 +7,24 @@ from hardener.rules.base import Example, Rule
 
 BUILD_TOOLS = frozenset(
     {
-        "build-essential", "build-base", "gcc", "g++", "clang", "make", "cmake", "autoconf", "automake",
-        "libtool", "gcc-c++", "rust", "cargo", "golang", "go", "musl-dev", "libc6-dev", "libc-dev",
+        "build-essential",
+        "build-base",
+        "gcc",
+        "g++",
+        "clang",
+        "make",
+        "cmake",
+        "autoconf",
+        "automake",
+        "libtool",
+        "gcc-c++",
+        "rust",
+        "cargo",
+        "golang",
+        "go",
+        "musl-dev",
+        "libc6-dev",
+        "libc-dev",
     }
 )
 
@@ -43,9 +59,7 @@ class BuildToolsInFinalStage(Rule):
                 removes = any(c.action in ("del", "remove", "purge", "autoremove", "erase") for c in commands)
                 if removes:
                     continue
-                tools = sorted(
-                    {w.text for c in commands if c.installs for w in c.operands} & BUILD_TOOLS
-                )
+                tools = sorted({w.text for c in commands if c.installs for w in c.operands} & BUILD_TOOLS)
                 if tools:
                     yield self.finding(
                         instr.start_line,

@@ -26,7 +26,13 @@ class FloatingBaseImage(Rule):
         "reproducible and a breaking or compromised release arrives unreviewed. Name a version tag (and pin "
         "its digest)."
     )
-    references = ("hadolint DL3006", "hadolint DL3007", "CIS Docker Benchmark v1.6 4.2", "Checkov CKV_DOCKER_7", "Trivy DS-0001")
+    references = (
+        "hadolint DL3006",
+        "hadolint DL3007",
+        "CIS Docker Benchmark v1.6 4.2",
+        "Checkov CKV_DOCKER_7",
+        "Trivy DS-0001",
+    )
     hadolint = ("DL3006", "DL3007")
     valid = (
         "FROM python:3.12-slim\n",

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from hardener.dockerfile.edits import append_command, insert_after_word
-from hardener.dockerfile.packages import MANAGERS as MANAGER_PROGRAMS, package_commands
+from hardener.dockerfile.packages import MANAGERS as MANAGER_PROGRAMS
+from hardener.dockerfile.packages import package_commands
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
 
@@ -27,7 +28,14 @@ class PackageCacheLeftInLayer(Rule):
         "metadata; a later layer cannot remove them. Cleaning in the same RUN (or `apk add --no-cache`) "
         "keeps them out of the image."
     )
-    references = ("hadolint DL3009", "hadolint DL3019", "hadolint DL3032", "hadolint DL3036", "hadolint DL3040", "Trivy DS-0025")
+    references = (
+        "hadolint DL3009",
+        "hadolint DL3019",
+        "hadolint DL3032",
+        "hadolint DL3036",
+        "hadolint DL3040",
+        "Trivy DS-0025",
+    )
     hadolint = ("DL3009", "DL3019", "DL3032", "DL3036", "DL3040")
     valid = (
         "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
@@ -64,10 +72,7 @@ class PackageCacheLeftInLayer(Rule):
     def _check_manager(self, document, instr, manager, cached, later):
         commands = [c for c in package_commands(instr.script) if c.manager == manager]
         if manager == "apk":
-            adding = [
-                c for c in commands
-                if c.action == "add" and c.operands and not c.has_option("--no-cache")
-            ]
+            adding = [c for c in commands if c.action == "add" and c.operands and not c.has_option("--no-cache")]
             if not adding or _covered(instr, cached, "/var/cache/apk", "/etc/apk/cache"):
                 return
             edits = [insert_after_word(instr, c.subcommand, " --no-cache") for c in adding]
@@ -124,6 +129,4 @@ def _installs_without_update(instr) -> bool:
 
 def _runs_cleanup_script(instr) -> bool:
     """The RUN calls a project's own cleanup helper (e.g. `apt-cleanup`): trust it."""
-    return any(
-        "clean" in (c.program or "") and c.program not in MANAGER_PROGRAMS for c in instr.script.commands
-    )
+    return any("clean" in (c.program or "") and c.program not in MANAGER_PROGRAMS for c in instr.script.commands)

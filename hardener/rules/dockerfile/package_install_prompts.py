@@ -7,8 +7,29 @@ from hardener.rules.base import Example, Rule
 
 # Subcommands that ask for confirmation unless told not to.
 _PROMPTING = {
-    "apt": {"install", "upgrade", "dist-upgrade", "full-upgrade", "remove", "purge", "autoremove", "build-dep", "reinstall"},
-    "yum": {"install", "update", "upgrade", "remove", "erase", "groupinstall", "reinstall", "downgrade", "autoremove", "localinstall"},
+    "apt": {
+        "install",
+        "upgrade",
+        "dist-upgrade",
+        "full-upgrade",
+        "remove",
+        "purge",
+        "autoremove",
+        "build-dep",
+        "reinstall",
+    },
+    "yum": {
+        "install",
+        "update",
+        "upgrade",
+        "remove",
+        "erase",
+        "groupinstall",
+        "reinstall",
+        "downgrade",
+        "autoremove",
+        "localinstall",
+    },
     "zypper": {"install", "in", "remove", "rm", "update", "up", "patch", "dist-upgrade", "dup"},
 }
 _PROMPTING["dnf"] = _PROMPTING["yum"]
@@ -62,7 +83,8 @@ class PackageInstallPrompts(Rule):
             if instr.script is None:
                 continue
             prompting = [
-                c for c in package_commands(instr.script)
+                c
+                for c in package_commands(instr.script)
                 if c.action in _PROMPTING.get(c.manager, ()) and not answers_yes(c)
             ]
             if not prompting:

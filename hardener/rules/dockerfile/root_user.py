@@ -39,31 +39,31 @@ class RootUser(Rule):
     references = ("hadolint DL3002", "CIS Docker Benchmark v1.6 4.1", "Checkov CKV_DOCKER_3", "Trivy DS-0002")
     hadolint = ("DL3002",)
     valid = (
-        "FROM node:22-slim\nCOPY . /app\nUSER node\nCMD [\"node\", \"/app/index.js\"]\n",
-        "FROM gcr.io/distroless/static-debian12:nonroot\nCOPY app /app\nENTRYPOINT [\"/app\"]\n",
+        'FROM node:22-slim\nCOPY . /app\nUSER node\nCMD ["node", "/app/index.js"]\n',
+        'FROM gcr.io/distroless/static-debian12:nonroot\nCOPY app /app\nENTRYPOINT ["/app"]\n',
         "FROM golang:1.23 AS build\nRUN go build -o /app .\n\nFROM debian:12-slim\nCOPY --from=build /app /app\n"
-        "USER 10001:10001\nCMD [\"/app\"]\n",
+        'USER 10001:10001\nCMD ["/app"]\n',
     )
     invalid = (
         Example(
-            "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nEXPOSE 8000\nCMD [\"python\", \"app.py\"]\n",
+            'FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nEXPOSE 8000\nCMD ["python", "app.py"]\n',
             "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
             "RUN groupadd --system --gid 10001 appuser && useradd --system --uid 10001 --gid appuser "
-            "--no-log-init --create-home appuser\nUSER 10001:10001\nEXPOSE 8000\nCMD [\"python\", \"app.py\"]\n",
+            '--no-log-init --create-home appuser\nUSER 10001:10001\nEXPOSE 8000\nCMD ["python", "app.py"]\n',
         ),
         Example(
-            "FROM node:22-alpine\nWORKDIR /app\nCOPY . .\nCMD [\"node\", \"index.js\"]",
-            "FROM node:22-alpine\nWORKDIR /app\nCOPY . .\nUSER node\nCMD [\"node\", \"index.js\"]",
+            'FROM node:22-alpine\nWORKDIR /app\nCOPY . .\nCMD ["node", "index.js"]',
+            'FROM node:22-alpine\nWORKDIR /app\nCOPY . .\nUSER node\nCMD ["node", "index.js"]',
         ),
         Example(
-            "FROM alpine:3.20\nRUN adduser -D worker\nUSER worker\nRUN echo built\nUSER root\nCMD [\"sh\"]\n",
-            "FROM alpine:3.20\nRUN adduser -D worker\nUSER worker\nRUN echo built\nUSER worker\nCMD [\"sh\"]\n",
+            'FROM alpine:3.20\nRUN adduser -D worker\nUSER worker\nRUN echo built\nUSER root\nCMD ["sh"]\n',
+            'FROM alpine:3.20\nRUN adduser -D worker\nUSER worker\nRUN echo built\nUSER worker\nCMD ["sh"]\n',
         ),
         Example(
             "FROM golang:1.23 AS build\nRUN CGO_ENABLED=0 go build -o /app .\nFROM scratch\n"
-            "COPY --from=build /app /app\nENTRYPOINT [\"/app\"]\n",
+            'COPY --from=build /app /app\nENTRYPOINT ["/app"]\n',
             "FROM golang:1.23 AS build\nRUN CGO_ENABLED=0 go build -o /app .\nFROM scratch\n"
-            "COPY --from=build /app /app\nUSER 10001:10001\nENTRYPOINT [\"/app\"]\n",
+            'COPY --from=build /app /app\nUSER 10001:10001\nENTRYPOINT ["/app"]\n',
         ),
         Example("FROM postgres:16\nCOPY init.sql /docker-entrypoint-initdb.d/\n", None),
         Example("FROM example.com/private/base:1\nCOPY app /app\n", None),

@@ -13,6 +13,11 @@ _SECRET_NAME = re.compile(
 _REFERENCE_SUFFIX = re.compile(r"_(FILE|PATH|DIR|URL|URI|ENDPOINT|HEADER|NAME|LENGTH|TTL|EXPIRY|TYPE)$", re.IGNORECASE)
 
 
+def looks_secret(name: str) -> bool:
+    """A variable name that suggests it holds a secret (and not a path or URL to one)."""
+    return bool(_SECRET_NAME.search(name)) and not _REFERENCE_SUFFIX.search(name)
+
+
 def secret_names(instr) -> list[str]:
     """Names set by an ENV or ARG instruction that look like they hold a secret."""
     if instr.keyword == "ARG":
@@ -20,7 +25,7 @@ def secret_names(instr) -> list[str]:
     else:
         # BuildKit gives ENV as name, value, name, value ...
         names = list(instr.value[0::2])
-    return [n for n in names if _SECRET_NAME.search(n) and not _REFERENCE_SUFFIX.search(n)]
+    return [n for n in names if looks_secret(n)]
 
 
 class SecretInBuildConfig(Rule):

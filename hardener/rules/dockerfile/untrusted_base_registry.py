@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.model import Severity
-from hardener.rules.base import Example, Rule
+from hardener.rules.base import Rule
 from hardener.rules.dockerfile.floating_base_image import external_bases
 
 
@@ -13,8 +13,8 @@ class UntrustedBaseRegistry(Rule):
     severity = Severity.WARNING
     rationale = (
         "Organisations often allow base images only from registries they mirror and scan. This rule runs "
-        "only when `trusted-registries` is configured, for example [\"docker.io/library\", \"ghcr.io/acme\", "
-        "\"*.gcr.io\"]."
+        'only when `trusted-registries` is configured, for example ["docker.io/library", "ghcr.io/acme", '
+        '"*.gcr.io"].'
     )
     references = ("hadolint DL3026", "CIS Docker Benchmark v1.6 4.2")
     hadolint = ("DL3026",)

@@ -1,0 +1,286 @@
+"""A located view of a compose file.
+
+ruamel.yaml's parser reads the file into events, each with exact character
+offsets; this module builds a light tree from them (aliases stay aliases,
+with their own positions) so fixes can be written as text edits. The file is
+never re-serialised.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from hardener.model import InputError
+from hardener.textedit import LineIndex, detect_eol
+
+MERGE_KEY = "<<"
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(eq=False)
+class Node:
+    kind: str  # "map", "seq", "scalar" or "alias"
+    start: int
+    end: int
+    line: int  # 1-based
+    column: int  # 0-based
+    anchor: str | None = None
+    flow: bool = False  # flow style: {a: b} or [a, b]
+    style: str | None = None  # scalar style: None (plain), "'", '"', "|", ">"
+    value: str = ""  # scalar value; alias name for aliases
+    items: list = field(default_factory=list)  # map: [(key, value)]; seq: [node]
+    target: Node | None = None  # what an alias refers to
+
+    @property
+    def resolved(self) -> Node:
+        return self.target if self.kind == "alias" and self.target is not None else self
+
+    def get(self, key: str) -> Node | None:
+        """A key's value in a mapping, looking through merge keys (own keys first)."""
+        node = self.resolved
+        if node.kind != "map":
+            return None
+        for k, v in node.items:
+            if k.kind == "scalar" and k.value == key:
+                return v
+        for source in self.merge_sources():
+            found = source.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def own(self, key: str) -> tuple[Node, Node] | None:
+        node = self.resolved
+        for k, v in node.items if node.kind == "map" else ():
+            if k.kind == "scalar" and k.value == key:
+                return k, v
+        return None
+
+    def merge_sources(self) -> list[Node]:
+        """Mappings merged in with `<<: *anchor` or `<<: [*a, *b]`."""
+        node = self.resolved
+        out = []
+        for k, v in node.items if node.kind == "map" else ():
+            if k.kind == "scalar" and k.value == MERGE_KEY and k.style is None:
+                values = v.resolved.items if v.resolved.kind == "seq" else [v]
+                out.extend(x.resolved for x in values if x.resolved.kind == "map")
+        return out
+
+    def keys(self) -> list[str]:
+        node = self.resolved
+        return [k.value for k, _ in node.items if k.kind == "scalar"] if node.kind == "map" else []
+
+    @property
+    def text_value(self) -> str | None:
+        node = self.resolved
+        return node.value if node.kind == "scalar" else None
+
+
+@dataclass
+class Service:
+    name: str
+    key: Node
+    node: Node  # the service's value: a mapping, or an alias to one
+    # The service this one `extends` in the same file: it inherits that service's
+    # settings (and fixes), and Compose merges their lists.
+    base: Service | None = None
+
+    @property
+    def mapping(self) -> Node:
+        return self.node.resolved
+
+    @property
+    def is_alias(self) -> bool:
+        return self.node.kind == "alias"
+
+    def get(self, key: str) -> Node | None:
+        found = self.node.get(key)
+        if found is None and self.base is not None and self.base is not self:
+            return self.base.get(key)
+        return found
+
+    def scalar(self, key: str) -> str | None:
+        node = self.get(key)
+        return node.text_value if node is not None else None
+
+
+class ComposeDocument:
+    def __init__(self, text: str, path: str = "compose.yaml"):
+        self.text = text
+        self.path = path
+        self.index = LineIndex(text)
+        self.eol = detect_eol(text)
+        self.anchors: dict[str, Node] = {}
+        self.aliases: list[Node] = []
+        self.root = self._parse()
+        self.services = self._services()
+
+    # -- parsing -----------------------------------------------------------
+    def _parse(self) -> Node | None:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        if not self.text.strip():
+            raise InputError("empty file", 1, self.path)
+        try:
+            events = list(YAML(typ="rt").parse(self.text))
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise InputError(f"invalid YAML: {problem}", mark.line + 1 if mark else 0, self.path) from None
+        documents = [i for i, e in enumerate(events) if type(e).__name__ == "DocumentStartEvent"]
+        if len(documents) > 1:
+            raise InputError(
+                "more than one YAML document in a compose file", self._line_of(events[documents[1]]), self.path
+            )
+        self._events = events
+        self._pos = documents[0] + 1 if documents else 0
+        if self._kind(self._events[self._pos]) == "DocumentEnd":
+            return None
+        return self._node()
+
+    @staticmethod
+    def _kind(event) -> str:
+        return type(event).__name__.removesuffix("Event")
+
+    def _line_of(self, event) -> int:
+        return event.start_mark.line + 1
+
+    def _node(self) -> Node:
+        event = self._events[self._pos]
+        self._pos += 1
+        kind = self._kind(event)
+        mark = event.start_mark
+        common = dict(start=mark.index, line=mark.line + 1, column=mark.column, anchor=getattr(event, "anchor", None))
+        if kind == "Alias":
+            node = Node("alias", end=event.end_mark.index, value=event.anchor, **{**common, "anchor": None})
+            node.target = self.anchors.get(event.anchor)
+            if node.target is None:
+                raise InputError(f"alias *{event.anchor} names no anchor", node.line, self.path)
+            self.aliases.append(node)
+            return node
+        if kind == "Scalar":
+            node = Node("scalar", end=event.end_mark.index, style=event.style, value=event.value, **common)
+        elif kind in ("MappingStart", "SequenceStart"):
+            node = Node("map" if kind == "MappingStart" else "seq", end=0, flow=bool(event.flow_style), **common)
+            if node.anchor:
+                self.anchors[node.anchor] = node  # visible to aliases inside it, as YAML allows
+            seen: dict[str, int] = {}
+            while self._kind(self._events[self._pos]) not in ("MappingEnd", "SequenceEnd"):
+                if node.kind == "map":
+                    key = self._node()
+                    value = self._node()
+                    if key.kind == "scalar" and key.value != MERGE_KEY:
+                        if key.value in seen:
+                            raise InputError(
+                                f"duplicate key {key.value!r} (first on line {seen[key.value]})", key.line, self.path
+                            )
+                        seen[key.value] = key.line
+                    node.items.append((key, value))
+                else:
+                    node.items.append(self._node())
+            node.end = self._events[self._pos].end_mark.index if node.flow else self._content_end(node)
+            self._pos += 1
+        else:
+            raise InputError(f"unexpected YAML event {kind}", common["line"], self.path)
+        if node.anchor:
+            self.anchors[node.anchor] = node
+        return node
+
+    def _content_end(self, node: Node) -> int:
+        """Offset just past the last character of a block collection's content."""
+        if not node.items:
+            return node.start
+        last = node.items[-1][1] if node.kind == "map" else node.items[-1]
+        return self.content_end(last)
+
+    def content_end(self, node: Node) -> int:
+        """Offset past a node's last non-blank character (block scalars keep trailing blank lines)."""
+        end = node.end
+        while end > node.start and self.text[end - 1] in " \t\r\n":
+            end -= 1
+        return end
+
+    def _services(self) -> list[Service]:
+        if self.root is None or self.root.kind != "map":
+            if self.root is not None:
+                raise InputError("a compose file must be a mapping", self.root.line, self.path)
+            return []
+        services = self.root.get("services")
+        if services is None or services.resolved.kind == "scalar" and services.resolved.value in ("", None):
+            return []
+        if services.resolved.kind != "map":
+            raise InputError("`services` must be a mapping", services.line, self.path)
+        out = []
+        for key, value in services.resolved.items:
+            if key.kind != "scalar" or key.value == MERGE_KEY:
+                continue
+            if value.resolved.kind == "scalar" and value.resolved.value == "":
+                continue  # an empty service: nothing to harden
+            if value.resolved.kind != "map":
+                raise InputError(f"service {key.value!r} must be a mapping", value.line, self.path)
+            out.append(Service(key.value, key, value))
+        by_name = {s.name: s for s in out}
+        for service in out:
+            extends = service.node.get("extends")
+            if extends is None:
+                continue
+            if extends.resolved.kind == "scalar":
+                service.base = by_name.get(extends.resolved.value)
+            elif extends.resolved.kind == "map" and extends.get("file") is None:
+                name = extends.get("service")
+                service.base = by_name.get(name.text_value) if name is not None else None
+        for service in out:  # a cycle is Compose's error to report; do not follow it
+            seen, current = set(), service
+            while current is not None and current.name not in seen:
+                seen.add(current.name)
+                current = current.base
+            if current is not None:
+                service.base = None
+        return out
+
+    @property
+    def standalone_services(self) -> list[Service]:
+        """Services that do not extend another in this file: those carry the fixes."""
+        return [s for s in self.services if s.base is None]
+
+    # -- queries -------------------------------------------------------------
+    @cached_property
+    def style(self):
+        from hardener.compose.edits import detect_style
+
+        return detect_style(self)
+
+    @cached_property
+    def comment_lines(self) -> list[str]:
+        """Whole-line comments, for file-wide pragmas."""
+        return [line.strip() for line in self.text.splitlines() if line.lstrip().startswith("#")]
+
+    def comments_for(self, line: int) -> tuple[str, ...]:
+        """Comments above a line (a contiguous block) and at the end of the line itself."""
+        found = []
+        text = self.index.line_text(line) if 0 < line <= self.index.line_count else ""
+        if " #" in text:
+            found.append(text[text.index(" #") + 1 :].strip())
+        ln = line - 1
+        while ln >= 1 and self.index.line_text(ln).lstrip().startswith("#"):
+            found.append(self.index.line_text(ln).strip())
+            ln -= 1
+        return tuple(found)
+
+    def anchor_users(self, node: Node) -> list[Service]:
+        """Services that merge the given anchored mapping."""
+        return [s for s in self.services if any(src is node for src in s.node.merge_sources())]
+
+
+def image_name(value: str | None) -> str | None:
+    """An image reference with interpolation resolved to defaults where possible."""
+    if not value:
+        return None
+
+    def default(m: re.Match) -> str:
+        return m.group(2) if m.group(2) is not None and m.group(0).startswith("${") and ":-" in m.group(0) else "x"
+
+    return _INTERPOLATION.sub(default, value)

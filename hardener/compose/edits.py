@@ -1,0 +1,156 @@
+"""Edits to compose files, written in the file's own layout.
+
+Values are rendered as text in the style found in the file (indent unit,
+indented or indentless sequences, flow or block collections, line endings)
+and inserted at exact offsets. Nothing is re-serialised.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from hardener.model import Edit
+
+
+@dataclass(frozen=True)
+class YamlStyle:
+    indent: int = 2  # columns per nesting level of block mappings
+    sequence_offset: int = 2  # column of "-" relative to its key, for block sequences under a key
+    flow_sequences: bool = False  # the file writes short lists as [a, b]
+    quote: str = ""  # how the file quotes words in lists: "", '"' or "'"
+
+    def word(self, text: str) -> str:
+        """A plain word (ALL, CHOWN, no-new-privileges:true) quoted the way the file quotes."""
+        return f"{self.quote}{text}{self.quote}"
+
+
+def detect_style(document) -> YamlStyle:
+    indents: Counter = Counter()
+    offsets: Counter = Counter()
+    sequences: Counter = Counter()
+    quotes: Counter = Counter()
+    text = document.text
+
+    def walk(node) -> None:
+        if node.kind == "map":
+            for key, value in node.items:
+                if value.kind == "map" and not value.flow and value.items and not node.flow:
+                    step = value.items[0][0].column - key.column
+                    if step > 0:
+                        indents[step] += 1
+                if value.kind == "seq" and not value.flow and value.items and not node.flow:
+                    dash = dash_column(text, value.items[0], document)
+                    if dash is not None:
+                        offsets[dash - key.column] += 1
+                if value.kind == "seq" and value.items:
+                    sequences[value.flow] += 1
+                walk(value)
+        elif node.kind == "seq":
+            for item in node.items:
+                if item.kind == "scalar" and item.value.replace("_", "").replace("-", "").isalpha():
+                    quotes[item.style or ""] += 1
+                walk(item)
+
+    if document.root is not None:
+        walk(document.root)
+    indent = indents.most_common(1)[0][0] if indents else 2
+    offset = offsets.most_common(1)[0][0] if offsets else indent
+    quote = quotes.most_common(1)[0][0] if quotes else ""
+    return YamlStyle(indent, max(offset, 0), sequences[True] > sequences[False], quote if quote in ("'", '"') else "")
+
+
+def dash_column(text: str, item, document) -> int | None:
+    """Column of the "-" that introduces a block sequence item."""
+    start = document.index.line_start(item.line)
+    i = item.start - 1
+    while i >= start and text[i] in " \t":
+        i -= 1
+    if i >= start and text[i] == "-":
+        return i - start
+    return None
+
+
+def render_block(key: str, value, column: int, style: YamlStyle) -> list[str]:
+    pad = " " * column
+    if isinstance(value, dict):
+        lines = [f"{pad}{key}:"]
+        for k, v in value.items():
+            lines += render_block(k, v, column + style.indent, style)
+        return lines
+    if isinstance(value, list):
+        if style.flow_sequences:
+            return [f"{pad}{key}: {render_flow(value)}"]
+        dash = " " * (column + style.sequence_offset)
+        return [f"{pad}{key}:"] + [f"{dash}- {item}" for item in value]
+    return [f"{pad}{key}: {value}"]
+
+
+def render_flow(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {render_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(render_flow(v) for v in value) + "]"
+    return str(value)
+
+
+def _after_line(document, offset: int) -> int:
+    """The start of the line after the one holding offset-1."""
+    return document.index.line_end(document.index.line_of(max(offset - 1, 0)), keep_eol=True)
+
+
+def _insert_lines(document, at: int, lines: list[str]) -> Edit:
+    eol = document.eol
+    body = "".join(line + eol for line in lines)
+    if at == len(document.text) and not document.text.endswith("\n"):
+        return Edit.insert(at, eol + body[: -len(eol)])  # keep "no newline at end of file"
+    return Edit.insert(at, body)
+
+
+def add_keys(document, mapping, entries: dict, style: YamlStyle) -> Edit | None:
+    """Add keys at the end of a mapping (block or flow)."""
+    if mapping.flow or not mapping.items:
+        close = mapping.end - 1
+        if mapping.kind != "map" or document.text[close : close + 1] != "}":
+            return None
+        text = ", ".join(f"{k}: {render_flow(v)}" for k, v in entries.items())
+        return Edit.insert(close, (", " if mapping.items else "") + text)
+    column = mapping.items[0][0].column
+    last_value = mapping.items[-1][1]
+    if last_value.kind == "scalar" and last_value.style in ("|", ">") and _keeps_trailing_lines(document, last_value):
+        at = last_value.end
+    else:
+        at = _after_line(
+            document, document.content_end(last_value) if _has_content(last_value) else mapping.items[-1][0].end
+        )
+    lines: list[str] = []
+    for key, value in entries.items():
+        lines += render_block(key, value, column, style)
+    return _insert_lines(document, at, lines)
+
+
+def append_items(document, sequence, items: list[str]) -> Edit | None:
+    """Append items to a sequence (block or flow)."""
+    if sequence.flow or not sequence.items:
+        close = sequence.end - 1
+        if sequence.kind != "seq" or document.text[close : close + 1] != "]":
+            return None
+        return Edit.insert(close, (", " if sequence.items else "") + ", ".join(items))
+    dash = dash_column(document.text, sequence.items[0], document)
+    if dash is None:
+        return None
+    at = _after_line(document, document.content_end(sequence.items[-1]))
+    return _insert_lines(document, at, [f"{' ' * dash}- {item}" for item in items])
+
+
+def replace_node(node, text: str) -> Edit:
+    return Edit(node.start, node.end, text)
+
+
+def _has_content(node) -> bool:
+    return not (node.kind == "scalar" and node.style is None and node.value == "")
+
+
+def _keeps_trailing_lines(document, node) -> bool:
+    header = document.text[node.start : document.text.find("\n", node.start)]
+    return "+" in header

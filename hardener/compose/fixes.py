@@ -1,0 +1,97 @@
+"""Changes to a service, planned as edits: add list items, add nested keys.
+
+Each function returns (edit, None) or (None, reason). Keys a service gets
+from a merged anchor (`<<: *common`) are respected: a list it inherits is
+copied into the service's own key with the new items, so the other users of
+the anchor are not changed.
+"""
+
+from __future__ import annotations
+
+from hardener.compose.edits import add_keys, append_items
+
+
+def _why_not_editable(service) -> str | None:
+    if service.is_alias:
+        return f"the service is an alias (*{service.node.value}) of a mapping other services may share"
+    return None
+
+
+def ensure_lists(document, service, wanted: dict[str, list[str]], style, scalars: dict | None = None):
+    """Make each service[key] a list holding the wanted items, and set missing scalar keys.
+
+    Returns (edits, reason). Keys that are missing are added together in one
+    insertion, so their order is the order given.
+    """
+    reason = _why_not_editable(service)
+    if reason:
+        return [], reason
+    edits = []
+    new_keys: dict = {k: v for k, v in (scalars or {}).items() if service.get(k) is None}
+    for key, items in wanted.items():
+        own = service.node.own(key)
+        if own is not None:
+            value = own[1]
+            if value.kind == "alias":
+                return [], f"`{key}` is an alias (*{value.value}) shared with other services"
+            if value.kind != "seq":
+                return [], f"`{key}` is not a list"
+            present = {(i.text_value or "").upper() for i in value.items}
+            missing = [i for i in items if i.upper() not in present]
+            if missing:
+                edit = append_items(document, value, [style.word(i) for i in missing])
+                if edit is None:
+                    return [], f"`{key}` is laid out in a way hardener cannot extend"
+                edits.append(edit)
+            continue
+        inherited = service.get(key)
+        entries: list[str] = []
+        if inherited is not None:
+            if inherited.resolved.kind != "seq":
+                return [], f"`{key}` comes from an anchor and is not a list"
+            for item in inherited.resolved.items:
+                raw = document.text[item.start : item.end]
+                if "\n" in raw:
+                    return [], f"`{key}` comes from an anchor with multi-line items"
+                entries.append(raw)
+        present = {e.strip("'\"").upper() for e in entries}
+        entries += [style.word(i) for i in items if i.upper() not in present]
+        new_keys[key] = entries
+    if new_keys:
+        edit = add_keys(document, service.mapping, new_keys, style)
+        if edit is None:
+            return [], "the service mapping is laid out in a way hardener cannot extend"
+        edits.append(edit)
+    return edits, None
+
+
+def ensure_keys(document, service, path: list[str], values: dict, style):
+    """Add values under service.path[0].path[1]... creating the mappings that are missing."""
+    reason = _why_not_editable(service)
+    if reason:
+        return None, reason
+    node = service.node
+    for depth, key in enumerate(path):
+        own = node.own(key)
+        if own is None:
+            if node.get(key) is not None:
+                return (
+                    None,
+                    f"`{'.'.join(path[: depth + 1])}` comes from an anchor; changing it here would drop the rest",
+                )
+            nested: dict = values
+            for inner in reversed(path[depth + 1 :]):
+                nested = {inner: nested}
+            edit = add_keys(document, node.resolved, {key: nested}, style)
+            return (edit, None) if edit else (None, "the mapping is laid out in a way hardener cannot extend")
+        value = own[1]
+        if value.kind == "alias":
+            return None, f"`{'.'.join(path[: depth + 1])}` is an alias shared with other services"
+        if value.kind != "map":
+            return None, f"`{'.'.join(path[: depth + 1])}` is not a mapping"
+        node = value
+    missing = {k: v for k, v in values.items() if node.own(k) is None}
+    if not missing:
+        return None, None
+    edit = add_keys(document, node, missing, style)
+    return (edit, None) if edit else (None, "the mapping is laid out in a way hardener cannot extend")

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from hardener.compose.fixes import ensure_lists
+from hardener.compose.services import image, is_true, list_values
+from hardener.images import runtime_needs
+from hardener.model import Severity, Tier
+from hardener.rules.base import Example, Rule
+
+
+class CapabilitiesNotDropped(Rule):
+    id = "HD202"
+    name = "capabilities-not-dropped"
+    kind = "compose"
+    summary = "Drop all capabilities, then add back only what the image needs"
+    severity = Severity.WARNING
+    tier = Tier.BEHAVIOUR_CHANGING
+    rationale = (
+        "Docker gives every container 14 capabilities (CHOWN, DAC_OVERRIDE, NET_RAW, SETUID, ...). Most "
+        "services need few or none. The fix adds `cap_drop: [ALL]` and the `cap_add` the image is known to "
+        "need (for example postgres, mysql, redis and mongo entrypoints chown their data and step down with "
+        "gosu: CHOWN, SETUID, SETGID, ...). For images hardener does not know, it reports and leaves the "
+        "choice to you (`image-capabilities`, `drop-capabilities-of-unknown-images`). Test that the service "
+        "still starts and that features such as ping (NET_RAW) are not needed."
+    )
+    references = ("CIS Docker Benchmark v1.6 5.4", "KICS ce76b7d0", "compose-lint CL-0006")
+    valid = (
+        "services:\n  db:\n    image: postgres:16\n    cap_drop: [ALL]\n    cap_add: [CHOWN, SETUID, SETGID]\n",
+        "services:\n  tool:\n    image: example/tool\n    privileged: true\n",
+    )
+    invalid = (
+        Example(
+            "services:\n  cache:\n    image: redis:7\n",
+            "services:\n  cache:\n    image: redis:7\n    cap_drop:\n      - ALL\n    cap_add:\n      - CHOWN\n"
+            "      - SETGID\n      - SETUID\n",
+        ),
+        Example(
+            "services:\n  web:\n    image: nginx:1.27\n    cap_add: [NET_ADMIN]\n",
+            "services:\n  web:\n    image: nginx:1.27\n    cap_add: [NET_ADMIN, CHOWN, SETGID, SETUID]\n    cap_drop: [ALL]\n",
+        ),
+        Example("services:\n  app:\n    build: .\n", None),
+    )
+
+    def check(self, document, context):
+        config = context.config
+        for service in document.standalone_services:
+            if is_true(service, "privileged"):
+                continue  # privileged overrides capabilities; reported by privileged-service
+            if "ALL" in (v.upper() for v in list_values(service, "cap_drop")):
+                continue
+            name = image(service)
+            needs = runtime_needs(name, config.image_capabilities)
+            message = f"service {service.name!r} keeps Docker's default capabilities"
+            owns = (f"services.{service.name}.cap_drop", f"services.{service.name}.cap_add")
+            if needs is None and not config.drop_capabilities_of_unknown_images:
+                what = f"image `{name}`" if name else "a service built from a Dockerfile"
+                yield self.finding(
+                    service.key.line,
+                    message,
+                    fix_unavailable=f"the capabilities {what} needs are unknown: list them under "
+                    "`image-capabilities`, or set `drop-capabilities-of-unknown-images`",
+                )
+                continue
+            wanted = {"cap_drop": ["ALL"]}
+            if needs is not None and needs.cap_add:
+                wanted["cap_add"] = list(needs.cap_add)
+            edits, reason = ensure_lists(document, service, wanted, document.style)
+            added = ", ".join(wanted.get("cap_add", [])) or "nothing"
+            yield self.finding(
+                service.key.line,
+                message,
+                edits=edits,
+                description=f"dropped all capabilities and added back {added}",
+                fix_unavailable=reason,
+                owns=owns,
+            )

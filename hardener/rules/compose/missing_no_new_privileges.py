@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import re
+
+from hardener.compose.fixes import ensure_lists
+from hardener.compose.services import is_true, list_values
+from hardener.model import Severity, Tier
+from hardener.rules.base import Example, Rule
+
+_NNP = re.compile(r"^no-new-privileges(?:[:=](true|false))?$", re.IGNORECASE)
+
+
+class MissingNoNewPrivileges(Rule):
+    id = "HD201"
+    name = "missing-no-new-privileges"
+    kind = "compose"
+    summary = "Set no-new-privileges so processes cannot gain privileges (setuid, file capabilities)"
+    severity = Severity.WARNING
+    tier = Tier.SAFE
+    rationale = (
+        "Without no-new-privileges a process in the container can gain privileges through setuid binaries "
+        "or file capabilities. Setting it blocks that escalation path; entrypoints that step down from root "
+        "with gosu or su-exec keep working. Images that rely on sudo or setuid helpers at run time need it off."
+    )
+    references = ("CIS Docker Benchmark v1.6 5.26", "KICS 27fcc7d6", "compose-lint CL-0003")
+    valid = (
+        "services:\n  web:\n    image: nginx:1.27\n    security_opt:\n      - no-new-privileges:true\n",
+        "services:\n  web:\n    image: nginx:1.27\n    privileged: true\n",
+    )
+    invalid = (
+        Example(
+            "services:\n  web:\n    image: nginx:1.27\n",
+            "services:\n  web:\n    image: nginx:1.27\n    security_opt:\n      - no-new-privileges:true\n",
+        ),
+        Example(
+            "services:\n  web: {image: nginx:1.27, security_opt: [label:type:svirt_apache_t]}\n",
+            "services:\n  web: {image: nginx:1.27, security_opt: [label:type:svirt_apache_t, no-new-privileges:true]}\n",
+        ),
+        Example("services:\n  web:\n    image: nginx:1.27\n    security_opt: [no-new-privileges:false]\n", None),
+    )
+
+    def check(self, document, context):
+        for service in document.standalone_services:
+            if is_true(service, "privileged"):
+                continue  # reported by privileged-service
+            values = [m.group(1) or "true" for v in list_values(service, "security_opt") if (m := _NNP.match(v))]
+            if "true" in (v.lower() for v in values):
+                continue
+            if values:
+                yield self.finding(
+                    service.key.line,
+                    f"service {service.name!r} turns no-new-privileges off explicitly",
+                    fix_unavailable="no-new-privileges is set to false on purpose",
+                )
+                continue
+            edits, reason = ensure_lists(
+                document, service, {"security_opt": ["no-new-privileges:true"]}, document.style
+            )
+            yield self.finding(
+                service.key.line,
+                f"service {service.name!r} lets its processes gain privileges (no no-new-privileges)",
+                edits=edits,
+                description="added `no-new-privileges:true` to security_opt",
+                fix_unavailable=reason,
+                owns=(f"services.{service.name}.security_opt",),
+            )

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from hardener.compose.fixes import ensure_lists
+from hardener.compose.services import image
+from hardener.images import ImageRef, profile_for, runtime_needs
+from hardener.model import Severity, Tier
+from hardener.rules.base import Example, Rule
+
+
+class ServiceRunsAsRoot(Rule):
+    id = "HD205"
+    name = "service-runs-as-root"
+    kind = "compose"
+    summary = "Run images that support it as their non-root user"
+    severity = Severity.WARNING
+    tier = Tier.BEHAVIOUR_CHANGING
+    rationale = (
+        "Official database images start as root only to fix ownership of their data folder before "
+        "stepping down. Started directly as their own user (postgres, mysql, redis, mongodb) they skip that "
+        "step and never hold root. The fix adds `user:` for images known to support it. Existing data and "
+        "bind mounts must then already belong to that user."
+    )
+    references = ("CIS Docker Benchmark v1.6 4.1", "CIS Docker Benchmark v1.6 5.31")
+    valid = (
+        "services:\n  db:\n    image: postgres:16\n    user: postgres\n",
+        "services:\n  app:\n    image: example/app:1\n",
+    )
+    invalid = (
+        Example(
+            "services:\n  cache:\n    image: redis:7-alpine\n",
+            "services:\n  cache:\n    image: redis:7-alpine\n    user: redis\n",
+        ),
+        Example("services:\n  db:\n    image: postgres:16\n    user: root\n", None),
+    )
+
+    def check(self, document, context):
+        for service in document.standalone_services:
+            name = image(service)
+            if not name:
+                continue
+            user = service.scalar("user")
+            needs = runtime_needs(name, context.config.image_capabilities)
+            if user is not None:
+                if user.split(":")[0] in ("root", "0"):
+                    yield self.finding(
+                        service.get("user").line,
+                        f"service {service.name!r} runs as root explicitly",
+                        fix_unavailable="`user: root` is set on purpose",
+                    )
+                continue
+            profile = profile_for(ImageRef.parse(name))
+            if needs is None or needs.user is None or (profile is not None and profile.runs_as_non_root):
+                continue
+            edits, reason = ensure_lists(document, service, {}, document.style, scalars={"user": needs.user})
+            yield self.finding(
+                service.key.line,
+                f"service {service.name!r} starts `{name}` as root, though it runs as `{needs.user}`",
+                edits=edits,
+                description=f"set `user: {needs.user}`",
+                fix_unavailable=reason,
+                owns=(f"services.{service.name}.user",),
+            )

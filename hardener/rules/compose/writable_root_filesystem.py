@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from hardener.compose.fixes import ensure_lists
+from hardener.compose.services import image, is_true, list_values, mounts
+from hardener.images import runtime_needs
+from hardener.model import Severity, Tier
+from hardener.rules.base import Example, Rule
+
+
+def _under(path: str, folder: str) -> bool:
+    folder = folder.rstrip("/") or "/"
+    return path == folder or path.startswith(folder + "/") or folder == "/"
+
+
+class WritableRootFilesystem(Rule):
+    id = "HD204"
+    name = "writable-root-filesystem"
+    kind = "compose"
+    summary = "Make the container's root file system read-only, with tmpfs where the image writes"
+    severity = Severity.WARNING
+    tier = Tier.BEHAVIOUR_CHANGING
+    rationale = (
+        "A read-only root file system stops an intruder from changing binaries or dropping tools, and makes "
+        "unexpected writes visible. The fix adds `read_only: true` and a tmpfs for each path the image is "
+        "known to write (for example nginx: /var/cache/nginx, /var/run, /tmp), never over a volume or the "
+        "image's data folder. Images hardener does not know are reported only. Test that the service starts: "
+        "a missed path fails with 'Read-only file system'."
+    )
+    references = ("CIS Docker Benchmark v1.6 5.13", "compose-lint CL-0007", "semgrep writable-filesystem-service")
+    valid = (
+        "services:\n  web:\n    image: nginx:1.27\n    read_only: true\n    tmpfs: [/var/cache/nginx, /var/run, /tmp]\n",
+    )
+    invalid = (
+        Example(
+            "services:\n  web:\n    image: nginx:1.27\n",
+            "services:\n  web:\n    image: nginx:1.27\n    read_only: true\n    tmpfs:\n      - /var/cache/nginx\n"
+            "      - /var/run\n      - /tmp\n",
+        ),
+        Example(
+            "services:\n  db:\n    image: postgres:16\n    volumes:\n      - pg:/var/lib/postgresql/data\n      - ./run:/tmp\n",
+            "services:\n  db:\n    image: postgres:16\n    volumes:\n      - pg:/var/lib/postgresql/data\n      - ./run:/tmp\n"
+            "    read_only: true\n    tmpfs:\n      - /var/run/postgresql\n",
+        ),
+        Example("services:\n  app:\n    image: example/app:1\n", None),
+    )
+
+    def check(self, document, context):
+        for service in document.standalone_services:
+            if is_true(service, "read_only") or is_true(service, "privileged"):
+                continue
+            name = image(service)
+            needs = runtime_needs(name, context.config.image_capabilities)
+            message = f"service {service.name!r} has a writable root file system"
+            if needs is None or needs.writable is None:
+                what = f"image `{name}`" if name else "a service built from a Dockerfile"
+                yield self.finding(
+                    service.key.line,
+                    message,
+                    fix_unavailable=f"the paths {what} writes are unknown; add `read_only: true` and the tmpfs it needs by hand",
+                )
+                continue
+            volume_targets = [m.target for m in mounts(service)]
+            existing = {v.split(":")[0] for v in list_values(service, "tmpfs")}
+            paths = [
+                p
+                for p in needs.writable
+                if p not in existing
+                and not any(_under(p, t) or _under(t, p) for t in volume_targets)
+                and not any(_under(p, d) or _under(d, p) for d in needs.data)
+            ]
+            wanted = {"tmpfs": paths} if paths else {}
+            edits, reason = ensure_lists(document, service, wanted, document.style, scalars={"read_only": "true"})
+            yield self.finding(
+                service.key.line,
+                message,
+                edits=edits,
+                description="made the root file system read-only"
+                + (f" with tmpfs {', '.join(paths)}" if paths else ""),
+                fix_unavailable=reason,
+                owns=(f"services.{service.name}.read_only", f"services.{service.name}.tmpfs"),
+            )
