@@ -29,7 +29,7 @@ class Config:
     memory_limit: str = "512m"
     cpu_limit: str = "0.5"
     pids_limit: int = 256
-    limits_style: str = "auto"  # auto (deploy if the file uses deploy), service, deploy
+    limits_style: str = "service"  # or "deploy"; a file that uses deploy: always gets deploy
     # Compose: capabilities images need after cap_drop: [ALL], added to the built-in table.
     image_capabilities: tuple[tuple[str, tuple[str, ...]], ...] = ()
     drop_capabilities_of_unknown_images: bool = False
@@ -45,7 +45,7 @@ class Config:
 _TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_files"}
 _BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images"}
 _STRING_KEYS = {"memory_limit", "cpu_limit"}
-_LIMIT_STYLES = ("auto", "service", "deploy")
+_LIMIT_STYLES = ("service", "deploy")
 
 
 def config_from_mapping(data: dict, source: str) -> Config:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hardener.config import Config, ConfigFinder
 from hardener.discovery import Target, discover
+from hardener.kinds import COMPOSE
 from hardener.model import AppliedFix, Finding, InputError, Skip
 
 
@@ -104,6 +105,18 @@ def _one(target: Target, command: str, write: bool, config_for, engine) -> FileO
         result = engine.fix_text(source.text, target.path, config, target.kind)
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
+        if result.changed and target.kind == COMPOSE and not result.verification_error:
+            from hardener.compose import validate
+
+            error, note = validate.check(result.original, result.fixed, target.path, result.applied)
+            if error:
+                # Leave the file as it was, and say what is still to do.
+                result.verification_error = error
+                outcome.fixed = source.text
+                outcome.applied = []
+                outcome.findings = engine.check_text(source.text, target.path, config, target.kind)
+            elif note:
+                outcome.skipped.append(Skip(note, 0, "", target.path))
         if result.verification_error:
             outcome.error = InputError(f"fixes not written: {result.verification_error}", 0, target.path)
         elif write and result.changed:

@@ -14,9 +14,11 @@ def test_fix_diff_on_the_shipped_examples(run_cli):
     # A non-root user is created with the base image's own tools, then used.
     assert "+RUN groupadd --system --gid 10001 appuser && useradd --system --uid 10001" in diff
     assert "+USER 10001:10001\n" in diff
-    # Nothing else changes: every removed line is one of the fixed instructions.
+    # Nothing else changes: every removed line is one of the fixed instructions
+    # (or the compose file's literal password).
     removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     assert removed == [
+        "-      POSTGRES_PASSWORD: example-password",
         "-RUN apt-get update",
         "-RUN apt-get upgrade -y",
         "-RUN apt-get install -y --no-install-recommends \\",
@@ -24,3 +26,12 @@ def test_fix_diff_on_the_shipped_examples(run_cli):
         "-ADD app.py .",
     ]
     assert (ROOT / "examples" / "app" / "Dockerfile").read_text().count("RUN apt-get") == 3, "--diff writes nothing"
+
+
+def test_fix_diff_hardens_the_example_compose_stack(run_cli):
+    diff = run_cli("fix", "--diff", "examples/", cwd=ROOT).stdout
+    assert '+      POSTGRES_PASSWORD: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"' in diff
+    assert "example-password" not in diff.replace("-      POSTGRES_PASSWORD: example-password", "")
+    assert "+    cap_drop:\n+      - ALL\n+    cap_add:\n+      - CHOWN\n" in diff
+    assert "+    security_opt:\n+      - no-new-privileges:true\n" in diff
+    assert "+    mem_limit: 512m\n+    cpus: 0.5\n+    pids_limit: 256\n" in diff

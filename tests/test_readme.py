@@ -25,5 +25,20 @@ def test_documented_settings_exist():
     from hardener.config import Config
 
     block = README.split("```toml\n[tool.hardener]\n", 1)[1].split("```", 1)[0]
-    documented = set(re.findall(r"^([a-z-]+) =", block, re.M))
+    documented = set(re.findall(r"^([a-z-]+) =", block, re.M)) | set(
+        re.findall(r"^\[tool\.hardener\.([a-z-]+)\]", block, re.M)
+    )
     assert documented == {f.name.replace("_", "-") for f in fields(Config)} - {"source"}
+
+
+def test_documented_settings_example_loads():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    from hardener.config import config_from_mapping
+
+    block = README.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = config_from_mapping(tomllib.loads(block)["tool"]["hardener"], "README.md")
+    assert config.image_capabilities == (("ghcr.io/acme/api", ("NET_BIND_SERVICE",)),)

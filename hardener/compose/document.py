@@ -241,6 +241,22 @@ class ComposeDocument:
                 service.base = None
         return out
 
+    def family(self, service: Service) -> list[str]:
+        """The service and every service that extends it here: all receive its settings."""
+        names = [service.name]
+        for other in self.services:
+            base = other.base
+            while base is not None and base is not other:
+                if base is service:
+                    names.append(other.name)
+                    break
+                base = base.base
+        return names
+
+    def owned_keys(self, service: Service, *keys: str) -> tuple[str, ...]:
+        """Model paths a fix to these keys of a service may change."""
+        return tuple(f"services.{name}.{key}" for name in self.family(service) for key in keys)
+
     @property
     def standalone_services(self) -> list[Service]:
         """Services that do not extend another in this file: those carry the fixes."""

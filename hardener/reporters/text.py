@@ -97,7 +97,9 @@ def summary(report, diff: bool) -> str:
     skipped = report.skipped
     if skipped:
         parts.append(f"Skipped {len(skipped)}:")
-        parts.extend(f"  {s.path}:{s.line}: {s.rule + ' ' if s.rule else ''}{s.reason}" for s in skipped)
+        parts.extend(
+            f"  {s.path}{f':{s.line}' if s.line else ''}: {s.rule + ' ' if s.rule else ''}{s.reason}" for s in skipped
+        )
     errors = report.all_errors
     if errors:
         parts.append(f"{_plural(len(errors), 'error')}: those files were left untouched.")

@@ -50,7 +50,7 @@ class CapabilitiesNotDropped(Rule):
             name = image(service)
             needs = runtime_needs(name, config.image_capabilities)
             message = f"service {service.name!r} keeps Docker's default capabilities"
-            owns = (f"services.{service.name}.cap_drop", f"services.{service.name}.cap_add")
+            owns = document.owned_keys(service, "cap_drop", "cap_add")
             if needs is None and not config.drop_capabilities_of_unknown_images:
                 what = f"image `{name}`" if name else "a service built from a Dockerfile"
                 yield self.finding(

@@ -62,5 +62,5 @@ class MissingNoNewPrivileges(Rule):
                 edits=edits,
                 description="added `no-new-privileges:true` to security_opt",
                 fix_unavailable=reason,
-                owns=(f"services.{service.name}.security_opt",),
+                owns=document.owned_keys(service, "security_opt"),
             )

@@ -77,11 +77,11 @@ class MissingResourceLimits(Rule):
                 values = {k: defaults[k] for k in missing}
                 edit, reason = ensure_keys(document, service, ["deploy", "resources", "limits"], values, document.style)
                 edits = [edit] if edit else []
-                owns = (f"services.{service.name}.deploy",)
+                owns = document.owned_keys(service, "deploy")
             else:
                 values = {_SERVICE_NAMES[k]: defaults[k] for k in missing}
                 edits, reason = ensure_lists(document, service, {}, document.style, scalars=values)
-                owns = tuple(f"services.{service.name}.{k}" for k in values)
+                owns = document.owned_keys(service, *values)
             yield self.finding(
                 service.key.line,
                 f"service {service.name!r} has no {' or '.join(missing)} limit",

@@ -58,5 +58,5 @@ class ServiceRunsAsRoot(Rule):
                 edits=edits,
                 description=f"set `user: {needs.user}`",
                 fix_unavailable=reason,
-                owns=(f"services.{service.name}.user",),
+                owns=document.owned_keys(service, "user"),
             )

@@ -77,5 +77,5 @@ class WritableRootFilesystem(Rule):
                 description="made the root file system read-only"
                 + (f" with tmpfs {', '.join(paths)}" if paths else ""),
                 fix_unavailable=reason,
-                owns=(f"services.{service.name}.read_only", f"services.{service.name}.tmpfs"),
+                owns=document.owned_keys(service, "read_only", "tmpfs"),
             )
