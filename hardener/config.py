@@ -33,6 +33,8 @@ class Config:
     # Compose: capabilities images need after cap_drop: [ALL], added to the built-in table.
     image_capabilities: tuple[tuple[str, tuple[str, ...]], ...] = ()
     drop_capabilities_of_unknown_images: bool = False
+    # Compose: fix a merged anchor once when all its users need the same change, or each service.
+    anchor_fixes: str = "per-service"
     compose_files: tuple[str, ...] = ()  # more file name patterns to read as compose files
     source: str | None = None  # the file this came from
 
@@ -45,7 +47,7 @@ class Config:
 _TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_files"}
 _BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images"}
 _STRING_KEYS = {"memory_limit", "cpu_limit"}
-_LIMIT_STYLES = ("service", "deploy")
+_CHOICES = {"limits_style": ("service", "deploy"), "anchor_fixes": ("per-service", "shared")}
 
 
 def config_from_mapping(data: dict, source: str) -> Config:
@@ -72,9 +74,9 @@ def config_from_mapping(data: dict, source: str) -> Config:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool) or not str(value).strip():
                 raise InputError(f'setting {key!r} must be a value such as "512m" or "0.5"', 0, source)
             value = str(value)
-        elif attr == "limits_style":
-            if value not in _LIMIT_STYLES:
-                raise InputError(f"setting {key!r} must be one of {', '.join(_LIMIT_STYLES)}", 0, source)
+        elif attr in _CHOICES:
+            if value not in _CHOICES[attr]:
+                raise InputError(f"setting {key!r} must be one of {', '.join(_CHOICES[attr])}", 0, source)
         elif attr == "image_capabilities":
             if not isinstance(value, dict) or not all(
                 isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()

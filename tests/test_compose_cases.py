@@ -188,3 +188,36 @@ def test_bad_compose_input(text, message):
     with pytest.raises(InputError) as caught:
         check_text(text, "compose.yaml", UNSAFE)
     assert str(caught.value).startswith(message)
+
+
+SHARED = """\
+x-app: &app
+  image: nginx:1.27
+  restart: always
+services:
+  a:
+    <<: *app
+  b:
+    <<: *app
+    ports: ["8080:80"]
+"""
+
+
+def test_shared_anchor_fixes_go_into_the_anchor_once(tmp_path, compose):
+    config = Config(select=("HD201", "HD203"), unsafe_fixes=True, anchor_fixes="shared")
+    result = checked(SHARED, tmp_path, config)
+    assert result.fixed == SHARED.replace(
+        "  restart: always\n",
+        # The file writes its lists in flow style, so the new one is too.
+        "  restart: always\n  security_opt: [no-new-privileges:true]\n  mem_limit: 512m\n  cpus: 0.5\n  pids_limit: 256\n",
+    )
+    # Per service (the default), each service gets its own keys and the anchor stays as it was.
+    default = checked(SHARED, tmp_path, Config(select=("HD201",)))
+    assert default.fixed.count("no-new-privileges") == 2 and default.fixed.startswith("x-app: &app\n  image")
+
+
+def test_shared_anchor_with_users_that_differ_is_fixed_per_service(tmp_path, compose):
+    text = SHARED.replace("    ports:", "    security_opt: [no-new-privileges:true]\n    ports:")
+    result = checked(text, tmp_path, Config(select=("HD201",), anchor_fixes="shared"))
+    assert result.fixed.count("no-new-privileges") == 2
+    assert "x-app: &app\n  image: nginx:1.27\n  restart: always\nservices" in result.fixed

@@ -241,6 +241,27 @@ class ComposeDocument:
                 service.base = None
         return out
 
+    def path_of(self, target: Node) -> str | None:
+        """The dotted key path where a node is defined (x-app for an anchor under x-app:)."""
+
+        def walk(node: Node, path: str) -> str | None:
+            if node is target:
+                return path
+            if node.kind == "map":
+                for key, value in node.items:
+                    if value.kind != "alias" and key.kind == "scalar":
+                        found = walk(value, f"{path}.{key.value}" if path else key.value)
+                        if found is not None:
+                            return found
+            elif node.kind == "seq":
+                for i, item in enumerate(node.items):
+                    found = walk(item, f"{path}.{i}")
+                    if found is not None:
+                        return found
+            return None
+
+        return walk(self.root, "") if self.root is not None else None
+
     def family(self, service: Service) -> list[str]:
         """The service and every service that extends it here: all receive its settings."""
         names = [service.name]

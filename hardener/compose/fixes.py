@@ -8,6 +8,9 @@ the anchor are not changed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from hardener.compose.document import Service
 from hardener.compose.edits import add_keys, append_items
 
 
@@ -95,3 +98,42 @@ def ensure_keys(document, service, path: list[str], values: dict, style):
         return None, None
     edit = add_keys(document, node, missing, style)
     return (edit, None) if edit else (None, "the mapping is laid out in a way hardener cannot extend")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The change a service needs, comparable between services."""
+
+    lists: tuple[tuple[str, tuple[str, ...]], ...] = ()  # key -> items it must contain
+    scalars: tuple[tuple[str, str], ...] = ()  # key -> value, set when missing
+    nested: tuple[str, ...] = ()  # when set, scalars go under this path (deploy.resources.limits)
+    keys: tuple[str, ...] = ()  # the service keys this change owns
+
+
+def apply_plan(document, service, plan: Plan, config, plan_for):
+    """Edits for a plan, the reason there are none, and the model paths they own.
+
+    With `anchor-fixes = "shared"`, a service that merges one anchored mapping
+    gets the change in that mapping instead, when every service merging it
+    needs exactly the same change (`plan_for(other)`).
+    """
+    target, owners = service, [service]
+    if config.anchor_fixes == "shared" and not service.is_alias:
+        sources = service.node.merge_sources()
+        users = document.anchor_users(sources[0]) if len(sources) == 1 else []
+        if users and all(plan_for(user) == plan for user in users):
+            target = Service(service.name, service.key, sources[0])
+            owners = users
+    if plan.nested:
+        edit, reason = ensure_keys(document, target, list(plan.nested), dict(plan.scalars), document.style)
+        edits = [edit] if edit else []
+    else:
+        edits, reason = ensure_lists(
+            document, target, {k: list(v) for k, v in plan.lists}, document.style, dict(plan.scalars)
+        )
+    owns = tuple(path for owner in owners for path in document.owned_keys(owner, *plan.keys))
+    if target is not service:
+        # Compose keeps x- fields in its model: the anchor's own place changes too.
+        where = document.path_of(target.node)
+        owns += tuple(f"{where}.{key}" for key in plan.keys) if where else ()
+    return edits, reason, owns

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hardener.compose.fixes import ensure_lists
+from hardener.compose.fixes import Plan, apply_plan
 from hardener.compose.services import image, is_true, list_values
 from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
@@ -40,18 +40,28 @@ class CapabilitiesNotDropped(Rule):
         Example("services:\n  app:\n    build: .\n", None),
     )
 
+    def plan(self, service, config) -> Plan | None:
+        if is_true(service, "privileged"):
+            return None  # privileged overrides capabilities; reported by privileged-service
+        if "ALL" in (v.upper() for v in list_values(service, "cap_drop")):
+            return None
+        needs = runtime_needs(image(service), config.image_capabilities)
+        if needs is None and not config.drop_capabilities_of_unknown_images:
+            return Plan()  # needs a finding, but there is nothing known to add
+        lists = (("cap_drop", ("ALL",)),)
+        if needs is not None and needs.cap_add:
+            lists += (("cap_add", needs.cap_add),)
+        return Plan(lists=lists, keys=("cap_drop", "cap_add"))
+
     def check(self, document, context):
         config = context.config
         for service in document.standalone_services:
-            if is_true(service, "privileged"):
-                continue  # privileged overrides capabilities; reported by privileged-service
-            if "ALL" in (v.upper() for v in list_values(service, "cap_drop")):
+            plan = self.plan(service, config)
+            if plan is None:
                 continue
-            name = image(service)
-            needs = runtime_needs(name, config.image_capabilities)
             message = f"service {service.name!r} keeps Docker's default capabilities"
-            owns = document.owned_keys(service, "cap_drop", "cap_add")
-            if needs is None and not config.drop_capabilities_of_unknown_images:
+            if not plan.lists:
+                name = image(service)
                 what = f"image `{name}`" if name else "a service built from a Dockerfile"
                 yield self.finding(
                     service.key.line,
@@ -60,11 +70,8 @@ class CapabilitiesNotDropped(Rule):
                     "`image-capabilities`, or set `drop-capabilities-of-unknown-images`",
                 )
                 continue
-            wanted = {"cap_drop": ["ALL"]}
-            if needs is not None and needs.cap_add:
-                wanted["cap_add"] = list(needs.cap_add)
-            edits, reason = ensure_lists(document, service, wanted, document.style)
-            added = ", ".join(wanted.get("cap_add", [])) or "nothing"
+            edits, reason, owns = apply_plan(document, service, plan, config, lambda s: self.plan(s, config))
+            added = ", ".join(dict(plan.lists).get("cap_add", ())) or "nothing"
             yield self.finding(
                 service.key.line,
                 message,

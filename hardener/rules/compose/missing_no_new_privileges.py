@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from hardener.compose.fixes import ensure_lists
+from hardener.compose.fixes import Plan, apply_plan
 from hardener.compose.services import is_true, list_values
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
@@ -39,28 +39,32 @@ class MissingNoNewPrivileges(Rule):
         Example("services:\n  web:\n    image: nginx:1.27\n    security_opt: [no-new-privileges:false]\n", None),
     )
 
+    def plan(self, service) -> Plan | None:
+        if is_true(service, "privileged"):
+            return None  # reported by privileged-service
+        if any(_NNP.match(v) for v in list_values(service, "security_opt")):
+            return None
+        return Plan(lists=(("security_opt", ("no-new-privileges:true",)),), keys=("security_opt",))
+
     def check(self, document, context):
         for service in document.standalone_services:
-            if is_true(service, "privileged"):
-                continue  # reported by privileged-service
             values = [m.group(1) or "true" for v in list_values(service, "security_opt") if (m := _NNP.match(v))]
-            if "true" in (v.lower() for v in values):
-                continue
-            if values:
+            if values and "true" not in (v.lower() for v in values):
                 yield self.finding(
                     service.key.line,
                     f"service {service.name!r} turns no-new-privileges off explicitly",
                     fix_unavailable="no-new-privileges is set to false on purpose",
                 )
                 continue
-            edits, reason = ensure_lists(
-                document, service, {"security_opt": ["no-new-privileges:true"]}, document.style
-            )
+            plan = self.plan(service)
+            if plan is None:
+                continue
+            edits, reason, owns = apply_plan(document, service, plan, context.config, self.plan)
             yield self.finding(
                 service.key.line,
                 f"service {service.name!r} lets its processes gain privileges (no no-new-privileges)",
                 edits=edits,
                 description="added `no-new-privileges:true` to security_opt",
                 fix_unavailable=reason,
-                owns=document.owned_keys(service, "security_opt"),
+                owns=owns,
             )

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from hardener.compose.fixes import ensure_keys, ensure_lists
+from hardener.compose.fixes import Plan, apply_plan
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
 
 # Each limit in the two styles Compose accepts: service keys, or deploy.resources.limits.
 _SERVICE_KEYS = {"memory": ("mem_limit",), "cpus": ("cpus", "cpu_quota", "cpu_count"), "pids": ("pids_limit",)}
 _SERVICE_NAMES = {"memory": "mem_limit", "cpus": "cpus", "pids": "pids_limit"}
+_LABELS = {"memory": "memory", "cpus": "CPU", "pids": "pids", "mem_limit": "memory", "pids_limit": "pids"}
 
 
 def _limits(service):
@@ -56,37 +57,42 @@ class MissingResourceLimits(Rule):
         ),
     )
 
+    def plan(self, service, config, uses_deploy: bool) -> Plan | None:
+        defaults = {"memory": config.memory_limit, "cpus": config.cpu_limit, "pids": str(config.pids_limit)}
+        limits = _limits(service)
+        in_deploy = {k for k in defaults if limits is not None and limits.get(k) is not None}
+        in_service = {k for k, keys in _SERVICE_KEYS.items() if any(service.get(key) is not None for key in keys)}
+        missing = [k for k in defaults if k not in in_deploy | in_service]
+        if not missing:
+            return None
+        if in_service and not in_deploy:
+            use_deploy = False
+        elif in_deploy and not in_service:
+            use_deploy = True
+        else:
+            use_deploy = uses_deploy or config.limits_style == "deploy"
+        if use_deploy:
+            values = tuple((k, defaults[k]) for k in missing)
+            return Plan(scalars=values, nested=("deploy", "resources", "limits"), keys=("deploy",))
+        values = tuple((_SERVICE_NAMES[k], defaults[k]) for k in missing)
+        return Plan(scalars=values, keys=tuple(k for k, _ in values))
+
     def check(self, document, context):
         config = context.config
-        defaults = {"memory": config.memory_limit, "cpus": config.cpu_limit, "pids": config.pids_limit}
         uses_deploy = file_uses_deploy(document)
         for service in document.standalone_services:
-            limits = _limits(service)
-            in_deploy = {k for k in defaults if limits is not None and limits.get(k) is not None}
-            in_service = {k for k, keys in _SERVICE_KEYS.items() if any(service.get(key) is not None for key in keys)}
-            missing = [k for k in defaults if k not in in_deploy | in_service]
-            if not missing:
+            plan = self.plan(service, config, uses_deploy)
+            if plan is None:
                 continue
-            if in_service and not in_deploy:
-                use_deploy = False
-            elif in_deploy and not in_service:
-                use_deploy = True
-            else:
-                use_deploy = uses_deploy or config.limits_style == "deploy"
-            if use_deploy:
-                values = {k: defaults[k] for k in missing}
-                edit, reason = ensure_keys(document, service, ["deploy", "resources", "limits"], values, document.style)
-                edits = [edit] if edit else []
-                owns = document.owned_keys(service, "deploy")
-            else:
-                values = {_SERVICE_NAMES[k]: defaults[k] for k in missing}
-                edits, reason = ensure_lists(document, service, {}, document.style, scalars=values)
-                owns = document.owned_keys(service, *values)
+            edits, reason, owns = apply_plan(
+                document, service, plan, config, lambda s: self.plan(s, config, uses_deploy)
+            )
+            limited = ", ".join(f"{k} to {v}" for k, v in plan.scalars)
             yield self.finding(
                 service.key.line,
-                f"service {service.name!r} has no {' or '.join(missing)} limit",
+                f"service {service.name!r} has no {' or '.join(_LABELS[k] for k, _ in plan.scalars)} limit",
                 edits=edits,
-                description="limited " + ", ".join(f"{k} to {defaults[k]}" for k in missing),
+                description=f"limited {limited}",
                 fix_unavailable=reason,
                 owns=owns,
             )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hardener.compose.fixes import ensure_lists
+from hardener.compose.fixes import Plan, apply_plan
 from hardener.compose.services import image
 from hardener.images import ImageRef, profile_for, runtime_needs
 from hardener.model import Severity, Tier
@@ -33,30 +33,37 @@ class ServiceRunsAsRoot(Rule):
         Example("services:\n  db:\n    image: postgres:16\n    user: root\n", None),
     )
 
+    def plan(self, service, config) -> Plan | None:
+        name = image(service)
+        if not name or service.scalar("user") is not None:
+            return None
+        needs = runtime_needs(name, config.image_capabilities)
+        profile = profile_for(ImageRef.parse(name))
+        if needs is None or needs.user is None or (profile is not None and profile.runs_as_non_root):
+            return None
+        return Plan(scalars=(("user", needs.user),), keys=("user",))
+
     def check(self, document, context):
+        config = context.config
         for service in document.standalone_services:
-            name = image(service)
-            if not name:
-                continue
             user = service.scalar("user")
-            needs = runtime_needs(name, context.config.image_capabilities)
-            if user is not None:
-                if user.split(":")[0] in ("root", "0"):
-                    yield self.finding(
-                        service.get("user").line,
-                        f"service {service.name!r} runs as root explicitly",
-                        fix_unavailable="`user: root` is set on purpose",
-                    )
+            if user is not None and user.split(":")[0] in ("root", "0"):
+                yield self.finding(
+                    service.get("user").line,
+                    f"service {service.name!r} runs as root explicitly",
+                    fix_unavailable="`user: root` is set on purpose",
+                )
                 continue
-            profile = profile_for(ImageRef.parse(name))
-            if needs is None or needs.user is None or (profile is not None and profile.runs_as_non_root):
+            plan = self.plan(service, config)
+            if plan is None:
                 continue
-            edits, reason = ensure_lists(document, service, {}, document.style, scalars={"user": needs.user})
+            user = dict(plan.scalars)["user"]
+            edits, reason, owns = apply_plan(document, service, plan, config, lambda s: self.plan(s, config))
             yield self.finding(
                 service.key.line,
-                f"service {service.name!r} starts `{name}` as root, though it runs as `{needs.user}`",
+                f"service {service.name!r} starts `{image(service)}` as root, though it runs as `{user}`",
                 edits=edits,
-                description=f"set `user: {needs.user}`",
+                description=f"set `user: {user}`",
                 fix_unavailable=reason,
-                owns=document.owned_keys(service, "user"),
+                owns=owns,
             )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hardener.compose.fixes import ensure_lists
+from hardener.compose.fixes import Plan, apply_plan
 from hardener.compose.services import image, is_true, list_values, mounts
 from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
@@ -44,14 +44,33 @@ class WritableRootFilesystem(Rule):
         Example("services:\n  app:\n    image: example/app:1\n", None),
     )
 
+    def plan(self, service, config) -> Plan | None:
+        if is_true(service, "read_only") or is_true(service, "privileged"):
+            return None
+        needs = runtime_needs(image(service), config.image_capabilities)
+        if needs is None or needs.writable is None:
+            return Plan()  # needs a finding, but the paths to keep writable are unknown
+        volume_targets = [m.target for m in mounts(service)]
+        existing = {v.split(":")[0] for v in list_values(service, "tmpfs")}
+        paths = tuple(
+            p
+            for p in needs.writable
+            if p not in existing
+            and not any(_under(p, t) or _under(t, p) for t in volume_targets)
+            and not any(_under(p, d) or _under(d, p) for d in needs.data)
+        )
+        lists = (("tmpfs", paths),) if paths else ()
+        return Plan(lists=lists, scalars=(("read_only", "true"),), keys=("read_only", "tmpfs"))
+
     def check(self, document, context):
+        config = context.config
         for service in document.standalone_services:
-            if is_true(service, "read_only") or is_true(service, "privileged"):
+            plan = self.plan(service, config)
+            if plan is None:
                 continue
-            name = image(service)
-            needs = runtime_needs(name, context.config.image_capabilities)
             message = f"service {service.name!r} has a writable root file system"
-            if needs is None or needs.writable is None:
+            if not plan.scalars:
+                name = image(service)
                 what = f"image `{name}`" if name else "a service built from a Dockerfile"
                 yield self.finding(
                     service.key.line,
@@ -59,17 +78,8 @@ class WritableRootFilesystem(Rule):
                     fix_unavailable=f"the paths {what} writes are unknown; add `read_only: true` and the tmpfs it needs by hand",
                 )
                 continue
-            volume_targets = [m.target for m in mounts(service)]
-            existing = {v.split(":")[0] for v in list_values(service, "tmpfs")}
-            paths = [
-                p
-                for p in needs.writable
-                if p not in existing
-                and not any(_under(p, t) or _under(t, p) for t in volume_targets)
-                and not any(_under(p, d) or _under(d, p) for d in needs.data)
-            ]
-            wanted = {"tmpfs": paths} if paths else {}
-            edits, reason = ensure_lists(document, service, wanted, document.style, scalars={"read_only": "true"})
+            edits, reason, owns = apply_plan(document, service, plan, config, lambda s: self.plan(s, config))
+            paths = dict(plan.lists).get("tmpfs", ())
             yield self.finding(
                 service.key.line,
                 message,
@@ -77,5 +87,5 @@ class WritableRootFilesystem(Rule):
                 description="made the root file system read-only"
                 + (f" with tmpfs {', '.join(paths)}" if paths else ""),
                 fix_unavailable=reason,
-                owns=document.owned_keys(service, "read_only", "tmpfs"),
+                owns=owns,
             )
