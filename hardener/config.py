@@ -8,6 +8,7 @@ root; command-line options override it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -84,8 +85,10 @@ def config_from_mapping(data: dict, source: str) -> Config:
                 raise InputError(f"setting {key!r} must be a table of image = [capabilities]", 0, source)
             value = tuple((k, tuple(c.upper() for c in v)) for k, v in value.items())
         elif attr == "user_name":
-            if not isinstance(value, str) or not value.replace("-", "").replace("_", "").isalnum():
-                raise InputError(f"setting {key!r} must be a plain user name", 0, source)
+            if not isinstance(value, str) or not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
+                raise InputError(
+                    f"setting {key!r} must be a plain user name (lower case, not starting with -)", 0, source
+                )
         values[attr] = value
     return Config(source=source, **values)
 
@@ -109,9 +112,14 @@ def load_config_file(path: Path) -> Config | None:
     """Read one config file; None when a pyproject.toml has no [tool.hardener]."""
     data = _load_toml(path)
     if path.name == "pyproject.toml":
-        data = data.get("tool", {}).get("hardener")
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise InputError("`tool` must be a table", 0, str(path))
+        data = tool.get("hardener")
         if data is None:
             return None
+    if not isinstance(data, dict):
+        raise InputError("[tool.hardener] must be a table", 0, str(path))
     return config_from_mapping(data, str(path))
 
 

@@ -9,8 +9,6 @@ original text with the reason.
 
 from __future__ import annotations
 
-import difflib
-
 from hardener import kinds
 from hardener.config import Config
 from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Skip, Tier, VerificationError
@@ -126,18 +124,22 @@ def _skips(findings: list[Finding], tiers: set[Tier]) -> list[Skip]:
 
 
 def _verify_locality(before: str, after: str, edits: list[Edit]) -> None:
-    """Every line that differs must be one an edit touched."""
-    index = LineIndex(before)
-    owned: set[int] = set()
-    for e in edits:
-        first = index.line_of(e.start)
-        last = index.line_of(max(e.start, e.end - 1))
-        owned.update(range(first, last + 2))  # +1: an insertion at a line end reaches the next
-    old_lines = before.splitlines(keepends=True)
-    new_lines = after.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-    for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
-        if tag in ("replace", "delete"):
-            stray = [ln for ln in range(i1 + 1, i2 + 1) if ln not in owned]
-            if stray:
-                raise VerificationError(f"line {stray[0]} changed outside any fix")
+    """Every character outside the edits is where it was, shifted only by the edits before it."""
+    pos = shift = 0
+    for edit in [*sorted(edits), None]:
+        stop = len(before) if edit is None else edit.start
+        kept, now = before[pos:stop], after[pos + shift : stop + shift]
+        if now != kept or (edit is None and len(after) != len(before) + shift):
+            first = next(
+                (i for i, (a, b) in enumerate(zip(kept, now, strict=False)) if a != b), min(len(kept), len(now))
+            )
+            raise VerificationError(f"line {LineIndex(before).line_of(pos + first)} changed outside any fix")
+        if edit is None:
+            return
+        start = edit.start + shift
+        if after[start : start + len(edit.content)] != edit.content:
+            raise VerificationError(
+                f"the edit on line {LineIndex(before).line_of(edit.start)} was not applied as planned"
+            )
+        shift += len(edit.content) - (edit.end - edit.start)
+        pos = edit.end

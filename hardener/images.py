@@ -157,12 +157,12 @@ _DEBIAN_OFFICIAL = {
     "tomcat",
     "jetty",
     "node",
-    "bash",
-    "composer",
     "django",
     "ghost",
 }
 _RHEL_OFFICIAL = {"fedora", "centos", "rockylinux", "almalinux", "oraclelinux"}
+# Tags of minimal variants that ship no useradd (ubi-minimal, ubi-micro, -micro, oraclelinux slim).
+_NO_USER_TOOLS_TAGS = ("minimal", "micro")
 
 
 def profile_for(ref: ImageRef) -> ImageProfile | None:
@@ -208,9 +208,11 @@ def profile_for(ref: ImageRef) -> ImageProfile | None:
         return ImageProfile(runs_as_non_root=True)
     if name == "node":
         return ImageProfile(shipped_user=User("node", 1000, 1000), user_tools=tools or "debian")
-    if name in ("alpine", "busybox"):
+    if name in ("alpine", "busybox", "bash", "composer"):  # bash and composer build on Alpine
         return ImageProfile(user_tools="alpine")
-    if name in _RHEL_OFFICIAL and "minimal" not in tag:
+    if any(w in tag for w in _NO_USER_TOOLS_TAGS) or (name in _RHEL_OFFICIAL and "slim" in tag):
+        return ImageProfile(user_tools=tools)
+    if name in _RHEL_OFFICIAL or "ubi" in tag:
         return ImageProfile(user_tools="rhel")
     if name in _DEBIAN_OFFICIAL:
         return ImageProfile(user_tools=tools or "debian")

@@ -9,6 +9,8 @@ from hardener.model import VerificationError
 
 DOCKERFILE = "dockerfile"
 COMPOSE = "compose"
+# Dockerfile instructions fixes may change, add or remove.
+_EDITED_INSTRUCTIONS = frozenset({"RUN", "ADD", "COPY", "USER"})
 
 # Names matched case-insensitively against a file's base name.
 _PATTERNS = {
@@ -86,6 +88,14 @@ def verify(kind: str, before, after) -> None:
         bodies = lambda doc: Counter(h for i in doc.instructions for h in i.heredocs)  # noqa: E731
         if bodies(before) != bodies(after):
             raise VerificationError("a heredoc body changed")
+        # Instructions hardener never edits must come out as they went in, in order,
+        # and every COPY must still be there (new ones come from ADD).
+        untouched = lambda doc: [  # noqa: E731
+            (i.keyword, i.flags, i.value) for i in doc.instructions if i.keyword not in _EDITED_INSTRUCTIONS
+        ]
+        copies = lambda doc: Counter((i.flags, i.value) for i in doc.instructions if i.keyword == "COPY")  # noqa: E731
+        if untouched(before) != untouched(after) or copies(before) - copies(after):
+            raise VerificationError("an instruction no fix touches changed")
     elif kind == COMPOSE:
         if set(before.anchors) != set(after.anchors) or len(before.aliases) != len(after.aliases):
             raise VerificationError("an anchor or alias changed")

@@ -21,6 +21,7 @@ class FileOutcome:
     fixed: str = ""
     error: InputError | None = None
     written: bool = False
+    bom: bool = False  # the file starts with a UTF-8 byte-order mark
 
     @property
     def changed(self) -> bool:
@@ -98,6 +99,7 @@ def _one(target: Target, command: str, write: bool, config_for, engine) -> FileO
         config = config_for(target.path)
         source = read_source(target.path)
         outcome.original = outcome.fixed = source.text
+        outcome.bom = source.bom
         if command == "check":
             outcome.findings = engine.check_text(source.text, target.path, config, target.kind)
             outcome.skipped = engine.skips_for(outcome.findings, config)

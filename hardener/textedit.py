@@ -48,11 +48,9 @@ class LineIndex:
 
 
 def detect_eol(text: str) -> str:
-    """The file's line ending: CRLF when its first line ends with one."""
-    first = text.find("\n")
-    if first > 0 and text[first - 1] == "\r":
-        return "\r\n"
-    return "\n"
+    """The file's line ending: CRLF when most of its lines end with one."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf >= text.count("\n") - crlf else "\n"
 
 
 def select_non_overlapping(fixes: Iterable[Fix]) -> tuple[list[Fix], list[Fix]]:

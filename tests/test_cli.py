@@ -271,3 +271,30 @@ def test_read_errors_become_one_line(tmp_path):
     big = write(tmp_path / "Dockerfile", b"#" * (5 * 1024 * 1024 + 1))
     with pytest.raises(InputError, match="over the 5242880-byte limit"):
         read_source(str(big))
+
+
+def test_diff_of_a_file_with_a_byte_order_mark_applies_with_git(tmp_path, run_cli):
+    target = write(
+        tmp_path / "Dockerfile", codecs.BOM_UTF8 + b"FROM debian:12\nRUN apt-get update && apt-get install -y curl\n"
+    )
+    diff = subprocess.run(
+        [sys.executable, "-m", "hardener", "fix", "--diff", "Dockerfile"], cwd=tmp_path, capture_output=True
+    ).stdout
+    subprocess.run(["git", "init", "-q", "."], cwd=tmp_path, check=True)
+    subprocess.run(["git", "apply", "-"], cwd=tmp_path, input=diff, check=True)
+    assert target.read_bytes().startswith(codecs.BOM_UTF8) and b"rm -rf /var/lib/apt/lists/*" in target.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("tool = 5\n", "`tool` must be a table"),
+        ('[tool]\nhardener = "x"\n', "[tool.hardener] must be a table"),
+        ('[tool.hardener]\nuser-name = "-rf"\n', "plain user name"),
+    ],
+)
+def test_malformed_pyproject_is_a_one_line_error(tmp_path, run_cli, content, message):
+    write(tmp_path / "pyproject.toml", content)
+    write(tmp_path / "Dockerfile", HARDENED)
+    result = run_cli("check", ".")
+    assert result.returncode == 2 and message in result.stdout and "Traceback" not in result.stderr

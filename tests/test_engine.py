@@ -118,3 +118,8 @@ def test_locality_check_catches_a_change_no_edit_made():
     engine._verify_locality("a\nb\nc\n", "A\nb\nc\n", [Edit(0, 1, "A")])
     with pytest.raises(VerificationError, match="line 3 changed outside any fix"):
         engine._verify_locality("a\nb\nc\n", "A\nb\nC\n", [Edit(0, 1, "A")])
+    with pytest.raises(VerificationError, match="line 3 changed outside any fix"):
+        engine._verify_locality("a\nb\n", "A\nb\nextra", [Edit(0, 1, "A")])
+    # Repeated identical lines do not confuse it (a line-diff would misalign them).
+    text = "x\n\n\nx\n\n\nx\n"
+    engine._verify_locality(text, "y\n" + text[2:], [Edit(0, 1, "y")])

@@ -38,6 +38,7 @@ KNOWN_INSTRUCTIONS = frozenset(
         "WORKDIR",
     }
 )
+KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _DIRECTIVE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -192,12 +193,17 @@ class DockerfileDocument:
 
     # -- parsing ---------------------------------------------------------
     def _read_directives(self) -> dict[str, str]:
+        """Parser directives at the top, read as BuildKit reads them.
+
+        Leading white space is allowed; an unknown key, a repeated key, a blank
+        line, any other comment or an instruction ends them.
+        """
         found: dict[str, str] = {}
         for line in self.text.splitlines():
-            m = _DIRECTIVE.match(line)
-            if not m:
+            m = _DIRECTIVE.match(line.strip())
+            if not m or m.group(1).lower() not in KNOWN_DIRECTIVES or m.group(1).lower() in found:
                 break
-            found.setdefault(m.group(1).lower(), m.group(2))
+            found[m.group(1).lower()] = m.group(2)
         return found
 
     def _parse(self) -> list[Instruction]:
@@ -212,6 +218,8 @@ class DockerfileDocument:
         instructions = []
         seen_from = False
         for i, c in enumerate(commands):
+            if not c.cmd:
+                raise InputError("invalid Dockerfile: a line continuation with no instruction", c.start_line, self.path)
             keyword = c.cmd.upper()
             if keyword not in KNOWN_INSTRUCTIONS:
                 raise InputError(f"invalid Dockerfile: unknown instruction {c.cmd}", c.start_line, self.path)

@@ -38,6 +38,8 @@ def can_extend(script) -> bool:
         and not script.complex
         and not script.has_comment
         and script.commands[-1].operator_after is None
+        # A trailing backslash would escape the space before the appended &&.
+        and not script.source[: script.end].endswith("\\")
     )
 
 
@@ -62,12 +64,22 @@ def merge_runs(document, first, second) -> Edit | None:
     second_start = second.raw_span(0, 1)
     if second_start is None:
         return None
+    if "#" in document.text[at : second_start[0]]:
+        return None  # a comment line sits inside the gap: joining would delete it
     style = continuation_style(document, [second, first])
     return Edit(at, second_start[0], style.join(document.escape, document.eol))
 
 
-def insert_lines_after(document, instr, lines: list[str]) -> Edit:
-    """New lines right after an instruction (after its line ending)."""
+def ends_in_continuation(document, instr) -> bool:
+    """The instruction's last line ends with the escape character (possible only at the end of the file)."""
+    last = document.index.line_text(instr.end_line).rstrip(" \t")
+    return last.endswith(document.escape) and not last.lstrip().startswith("#")
+
+
+def insert_lines_after(document, instr, lines: list[str]) -> Edit | None:
+    """New lines right after an instruction (after its line ending), or None when they would join it."""
+    if ends_in_continuation(document, instr):
+        return None
     eol = document.eol
     body = "".join(line + eol for line in lines)
     end = document.index.line_end(instr.end_line, keep_eol=True)

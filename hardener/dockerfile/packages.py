@@ -110,6 +110,10 @@ def package_commands(script: Script) -> list[PackageCommand]:
         i = 0
         while i < len(args):
             w = args[i]
+            if w.text == "--" and not w.quoted:
+                # Options end here: an edit could not place a flag safely.
+                subcommand = None
+                break
             if w.text.startswith("-") and not w.quoted:
                 options.append(w)
                 if w.text in takes_value and i + 1 < len(args):

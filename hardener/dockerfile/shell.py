@@ -129,7 +129,7 @@ def parse_shell(source: str) -> Script:
         if ch in " \t":
             i += 1
             continue
-        if ch in "\r\n":
+        if ch == "\n":
             finish(";", i)
             i += 1
             continue
@@ -187,7 +187,7 @@ def _read_word(s: str, i: int) -> tuple[str, int, bool, bool]:
     n = len(s)
     while i < n:
         ch = s[i]
-        if ch in " \t\r\n;&|()<>":
+        if ch in " \t\n;&|()<>":
             break
         if ch == "\\":
             out.append(s[i : i + 2])

@@ -55,13 +55,26 @@ def is_root(user: str) -> bool:
     return user.split(":", 1)[0].strip() in ("root", "0")
 
 
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
+
+
 def scripts_of(instr):
-    """Shell scripts a RUN executes: its command, or its heredoc bodies."""
+    """Shell scripts a RUN executes: its command, or the heredoc bodies it runs as scripts.
+
+    `RUN <<EOF` and `RUN bash <<EOF` run the body; `RUN cat > f <<EOF` only writes it.
+    """
     if instr.keyword != "RUN":
         return []
     if instr.script is not None:
         return [instr.script]
-    return [parse_shell(h.content) for h in instr.heredocs]
+    if not instr.heredocs:
+        return []
+    head = instr.args.lstrip()
+    if not head.startswith("<<"):
+        first = parse_shell(head.split("<<", 1)[0]).commands
+        if not first or first[0].program not in SHELLS:
+            return []
+    return [parse_shell(h.content.replace("\r\n", "\n")) for h in instr.heredocs]
 
 
 def last_user_instruction(stage):
@@ -90,15 +103,29 @@ def earlier_non_root_user(stage) -> str | None:
 
 
 def created_user(stage) -> str | None:
-    """The last user created with useradd/adduser in the lineage, by name."""
+    """The last user created with useradd/adduser in the lineage (and not deleted since), by name."""
+    deleted = deleted_users(stage)
     for s in stage.lineage:
         for instr in reversed(s.instructions):
             for script in reversed(scripts_of(instr)):
                 for command in reversed(script.commands):
                     name = _user_created_by(command)
-                    if name:
+                    if name and name not in deleted:
                         return name
     return None
+
+
+def deleted_users(stage) -> set[str]:
+    """Users removed with userdel/deluser in the lineage."""
+    names = set()
+    for s in stage.lineage:
+        for instr in s.instructions:
+            for script in scripts_of(instr):
+                for command in script.commands:
+                    if command.program in ("userdel", "deluser"):
+                        operands = [w.text for w in command.arguments() if not w.text.startswith("-")]
+                        names.update(operands[:1])
+    return names
 
 
 def _user_created_by(command) -> str | None:
@@ -107,6 +134,8 @@ def _user_created_by(command) -> str | None:
         return None
     operands = []
     args = command.arguments()
+    if any(w.text.split("=", 1)[0] in _OTHER_ROOT for w in args):
+        return None  # the user is created in another root file system, not this image's
     i = 0
     while i < len(args):
         text = args[i].text
@@ -139,6 +168,8 @@ def package_family(stage) -> str | None:
     return None
 
 
+# useradd options that create the user somewhere else than the image's own /etc/passwd.
+_OTHER_ROOT = frozenset({"-R", "--root", "-P", "--prefix"})
 # Tokens (program or package names) that mean the container needs root at run time.
 _NEEDS_ROOT = (
     (("gosu", "su-exec", "setpriv", "chpst", "s6-setuidgid"), "the image steps down from root itself ({})"),

@@ -29,9 +29,11 @@ def finding_line(f, paint) -> str:
 
 def unified_diff(outcome) -> str:
     path = outcome.target.path.replace(os.sep, "/").lstrip("/")
+    # The byte-order mark belongs to the first line, so `git apply` finds its context.
+    bom = "\ufeff" if outcome.bom else ""
     lines = difflib.unified_diff(
-        outcome.original.splitlines(keepends=True),
-        outcome.fixed.splitlines(keepends=True),
+        (bom + outcome.original).splitlines(keepends=True),
+        (bom + outcome.fixed).splitlines(keepends=True),
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
     )

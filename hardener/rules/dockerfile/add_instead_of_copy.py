@@ -9,6 +9,13 @@ _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 # ADD unpacks local tar archives (compressed or not); COPY would not.
 _ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|tlz|tzst|gz|bz2|xz|lz|lzma|zst|z)$", re.IGNORECASE)
 _ADD_ONLY_FLAGS = ("--checksum", "--keep-git-dir", "--unpack")
+# Names that are not tar archives: ADD copies them as COPY would.
+_SAFE_NAME = re.compile(
+    r"\.(py|pyi|js|mjs|cjs|ts|tsx|jsx|json|conf|cfg|cnf|ini|toml|ya?ml|xml|html?|css|scss|sh|bash|zsh|ps1|"
+    r"txt|md|rst|properties|env|sql|pem|crt|cert|key|pub|php|rb|go|rs|java|kt|scala|lua|pl|r|csv|tsv|svg|png|"
+    r"jpe?g|gif|ico|webp|lock|mod|sum|jar|war|ear|zip|whl|so|dll|exe|class|pyc|map|wasm|ttf|woff2?|pdf)$",
+    re.IGNORECASE,
+)
 # Fetching URLs and git repositories and unpacking archives is what ADD is for.
 ADD_IS_RIGHT = "ADD is the right instruction"
 
@@ -70,6 +77,12 @@ class AddInsteadOfCopy(Rule):
             return ADD_IS_RIGHT
         if any("$" in s for s in sources):
             return "a source is a variable, which could name an archive ADD would unpack"
-        if any(any(c in s for c in "*?[") and not re.search(r"\.[A-Za-z0-9]+$", s) for s in sources):
+        if any(any(c in s for c in "*?[") and not _SAFE_NAME.search(s) for s in sources):
             return "a wildcard source could match an archive ADD would unpack"
+        unsure = [
+            s for s in sources if not _SAFE_NAME.search(s) and "." in s.rstrip("/").rsplit("/", 1)[-1].lstrip(".")
+        ]
+        if unsure:
+            # ADD unpacks any local tar archive, whatever its name (.gem, .crate, .apk files are tars).
+            return f"`{unsure[0]}` could be an archive ADD would unpack"
         return None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from hardener.dockerfile.edits import append_command, insert_after_word
 from hardener.dockerfile.packages import MANAGERS as MANAGER_PROGRAMS
 from hardener.dockerfile.packages import package_commands
@@ -65,7 +67,10 @@ class PackageCacheLeftInLayer(Rule):
                 if instr.script is None:
                     continue
                 cached = instr.cache_mount_targets()
-                later = stage.instructions[position + 1 :]
+                # Later instructions of this stage, and every stage built on it.
+                later = stage.instructions[position + 1 :] + [
+                    i for s in document.stages if s is not stage and stage in s.lineage for i in s.instructions
+                ]
                 for manager in dict.fromkeys(c.manager for c in package_commands(instr.script) if _fills_cache(c)):
                     yield from self._check_manager(document, instr, manager, cached, later)
 
@@ -91,7 +96,7 @@ class PackageCacheLeftInLayer(Rule):
             return
         reason = None
         if manager == "apt" and any(_installs_without_update(i) for i in later):
-            reason = "a later RUN installs with apt without `apt-get update` and needs the lists"
+            reason = "a later RUN (here or in a stage built on this one) installs with apt without `apt-get update` and needs the lists"
         edit = None if reason else append_command(document, instr, clean)
         if edit is None and reason is None:
             reason = "the RUN does not end in a plain command list that `&& ...` can extend"
@@ -118,13 +123,21 @@ def _covered(instr, cached, *folders) -> bool:
     )
 
 
+_APT_INSTALL = re.compile(
+    r"\bapt(?:-get)?\b[^\n;&|]*?\b(?:install|upgrade|dist-upgrade|full-upgrade|build-dep|reinstall|source)\b"
+)
+_APT_UPDATE = re.compile(r"\bapt(?:-get)?\b[^\n;&|]*?\bupdate\b")
+
+
 def _installs_without_update(instr) -> bool:
-    if instr.script is None:
-        # Exec or heredoc form: judge by the text.
-        text = instr.args + "".join(h.content for h in instr.heredocs)
-        return instr.keyword == "RUN" and "apt" in text and "install" in text and "update" not in text
-    commands = [c for c in package_commands(instr.script) if c.manager == "apt"]
-    return any(c.installs for c in commands) and not any(c.updates_index for c in commands)
+    """A RUN (or ONBUILD RUN) that installs with apt and does not refresh the lists itself.
+
+    Judged on the text, so installs inside if/for, xargs, bash -c or heredocs count too.
+    """
+    if instr.keyword not in ("RUN", "ONBUILD"):
+        return False
+    text = " ".join(instr.value) + "\n" + "".join(h.content for h in instr.heredocs)
+    return bool(_APT_INSTALL.search(text)) and not _APT_UPDATE.search(text)
 
 
 def _runs_cleanup_script(instr) -> bool:

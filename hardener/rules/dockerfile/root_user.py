@@ -86,6 +86,7 @@ class RootUser(Rule):
             else "the final stage runs as root: it has no USER instruction"
         )
         lines, reason = self._plan(stage, ref, profile, context.config)
+        lines = list(lines)
         edit = None
         if lines:
             after = max(
@@ -99,12 +100,14 @@ class RootUser(Rule):
                 edit = Edit(setter.start, setter.end, cased[0])
             else:
                 edit = insert_lines_after(document, after, cased)
+                if edit is None:
+                    reason = "the last instruction ends with a line continuation: a new line would join it"
         yield self.finding(
             anchor.start_line,
             message,
             end_line=anchor.end_line,
             edits=[edit] if edit else None,
-            description=f"added `{lines[-1]}`" + (" and created the user" if len(lines) > 1 else "") if lines else "",
+            description=f"added `{lines[-1]}`" + (" and created the user" if len(lines) > 1 else "") if edit else "",
             fix_unavailable=reason,
         )
 
@@ -130,7 +133,8 @@ class RootUser(Rule):
         if ref is not None and ref.is_scratch:
             return [f"USER {config.user_uid}:{config.user_uid}"], None
         if profile is not None and profile.shipped_user is not None:
-            return [f"USER {profile.shipped_user.name}"], None
+            if profile.shipped_user.name not in users.deleted_users(stage):
+                return [f"USER {profile.shipped_user.name}"], None
         tools = (profile.user_tools if profile else None) or users.package_family(stage)
         if tools is None:
             what = f"`{ref.text}`" if ref is not None else "the base image (set by a variable)"

@@ -1,0 +1,154 @@
+"""Cases found by adversarial review: each once produced wrong output or a crash."""
+
+import dockerfile
+import pytest
+
+from hardener.config import Config
+from hardener.engine import check_text, fix_text
+from hardener.model import InputError
+
+UNSAFE = Config(unsafe_fixes=True)
+
+
+def fix(text, **config):
+    result = fix_text(text, "Dockerfile", Config(unsafe_fixes=True, **config))
+    assert result.verification_error is None, result.verification_error
+    dockerfile.parse_string(result.fixed)
+    assert fix_text(result.fixed, "Dockerfile", Config(unsafe_fixes=True, **config)).fixed == result.fixed
+    return result
+
+
+@pytest.mark.parametrize("text", ["FROM debian:12\n\\\n", "FROM debian:12\n \\\n", "FROM debian:12\n\\"])
+def test_a_lone_continuation_is_bad_input_not_a_crash(text):
+    with pytest.raises(InputError, match="Dockerfile:2: invalid Dockerfile: a line continuation with no instruction"):
+        check_text(text, "Dockerfile")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["FROM node:20\nCOPY . /app \\\n", "FROM debian:12\nRUN apt-get update && apt-get install -y curl \\\n"],
+)
+def test_nothing_is_inserted_after_a_continuation_at_the_end_of_the_file(text):
+    result = fix(text)
+    assert "USER" not in result.fixed
+    assert any("line continuation" in s.reason for s in result.skipped if s.rule == "HD101")
+
+
+def test_an_instruction_swallowed_by_a_continuation_fails_verification(monkeypatch):
+    from hardener import engine
+    from hardener.model import Edit
+    from tests.test_engine import BreaksTheFile
+
+    class AppendsAfterContinuation(BreaksTheFile):
+        def check(self, document, context):
+            if "USER" not in document.text:
+                yield self.finding(2, "x", edits=[Edit.insert(len(document.text), "USER node\n")])
+
+    monkeypatch.setattr(engine, "selected_rules", lambda config, kind: [AppendsAfterContinuation()])
+    result = engine.fix_text("FROM node:20\nCOPY . /app \\\n", "Dockerfile", Config())
+    assert result.verification_error == "an instruction no fix touches changed"
+
+
+def test_merging_never_deletes_a_comment():
+    text = "FROM debian:12\nRUN apt-get update\nRUN \\\n# install curl\n    apt-get install -y curl\nUSER 1000\n"
+    assert fix(text, select=("HD102",)).fixed == text
+
+
+def test_repeated_identical_lines_do_not_confuse_verification():
+    text = "FROM debian:12\nRUN apt-get update\n\n\nRUN apt-get install -y curl\n\n\nADD app/ /app\n"
+    result = fix(text, select=("HD102", "HD105"))
+    assert result.fixed == "FROM debian:12\nRUN apt-get update && \\\n    apt-get install -y curl\n\n\nCOPY app/ /app\n"
+
+
+def test_large_files_fix_in_linear_time():
+    text = "FROM debian:12\n" + "RUN apt-get update\nRUN apt-get install curl\nADD a /b\n" * 1500
+    result = fix_text(text, "Dockerfile", Config(select=("HD105",)))  # ~4,500 lines, 1,500 edits
+    assert result.fixed.count("COPY a /b") == 1500
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The heredoc is written to a file, not run: useradd never happens.
+        'FROM debian:12\nRUN cat > /setup.sh <<EOF\nuseradd app\nEOF\nCMD ["/setup.sh"]\n',
+        # The user is created in another root file system.
+        "FROM debian:12\nRUN useradd --root /mnt/sysroot app\n",
+        # The shipped user is deleted.
+        "FROM node:20-alpine\nRUN deluser --remove-home node\nCOPY . /app\n",
+    ],
+)
+def test_no_user_is_used_that_the_image_does_not_have(text):
+    result = fix(text)
+    added = [line for line in result.fixed.splitlines() if line.startswith("USER")]
+    assert added == ["USER 10001:10001"]
+
+
+@pytest.mark.parametrize(
+    "image,tools",
+    [
+        ("bash:5.2", "addgroup"),
+        ("composer:2", "addgroup"),
+        ("eclipse-temurin:21-jre-ubi9-minimal", None),
+        ("almalinux:9-micro", None),
+        ("oraclelinux:9-slim", None),
+        ("rockylinux:9", "groupadd"),
+    ],
+)
+def test_users_are_created_with_the_tools_the_image_has(image, tools):
+    result = fix(f"FROM {image}\nCOPY app /app\n", select=("HD101",))
+    if tools is None:
+        assert result.fixed.endswith("COPY app /app\n") and result.skipped
+    else:
+        assert f"RUN {tools} " in result.fixed
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        "FROM base\nRUN apt-get install -y git\n",
+        'RUN if [ -n "$X" ]; then apt-get install -y git; fi\n',
+        "RUN <<EOF\napt-get install -y ca-certificates\nupdate-ca-certificates\nEOF\n",
+        "RUN xargs apt-get install -y < pkgs\n",
+        'RUN bash -c "apt-get install -y git"\n',
+        "ONBUILD RUN apt-get install -y git\n",
+    ],
+)
+def test_apt_lists_stay_when_a_later_install_needs_them(later):
+    text = "FROM debian:12 AS base\nRUN apt-get update && apt-get install -y curl\n" + later
+    assert "rm -rf /var/lib/apt/lists" not in fix(text, select=("HD104",)).fixed
+
+
+@pytest.mark.parametrize(
+    "directives,escape",
+    [(" # escape=`\n", "`"), ("# syntax=docker/dockerfile:1\n#Escape = `\n", "`"), ("# foo=bar\n# escape=`\n", "\\")],
+)
+def test_parser_directives_are_read_as_buildkit_reads_them(directives, escape):
+    from hardener.dockerfile.document import DockerfileDocument
+
+    assert DockerfileDocument(directives + "FROM debian:12\n").escape == escape
+
+
+def test_a_trailing_backslash_blocks_appending():
+    text = "# escape=`\nFROM debian:12\nUSER 1\nRUN apt-get update && apt-get install -y curl && echo C:\\\n"
+    assert fix(text, select=("HD104",)).fixed == text
+
+
+def test_options_after_double_dash_are_operands():
+    text = "FROM debian:12\nUSER 1\nRUN apt-get -- install curl\n"
+    assert fix(text, select=("HD103",)).fixed == text
+
+
+@pytest.mark.parametrize("source", ["mylib-1.0.gem", "crate.crate", "pkg.apk", "disk.ova", "x.tar.zstd"])
+def test_add_of_a_possible_archive_stays_add(source):
+    result = fix(f"FROM debian:12\nADD {source} /tmp/\n", select=("HD105",))
+    assert result.fixed.startswith("FROM debian:12\nADD ") and "could be an archive" in result.skipped[0].reason
+
+
+def test_a_lone_carriage_return_is_part_of_a_word():
+    text = "FROM debian:12\nUSER 1\nRUN echo foo\rapt-get install curl\n"
+    assert fix(text, select=("HD103",)).fixed == text
+
+
+def test_mixed_line_endings_follow_the_majority():
+    text = "FROM debian:12\nRUN apt-get update\r\nRUN apt-get install -y curl\r\nCMD bash\r\n"
+    assert "&& \\\r\n    apt-get install" in fix(text, select=("HD102",)).fixed
