@@ -20,11 +20,11 @@ from hardener.textedit import LineIndex, apply_edits, map_back, select_non_overl
 MAX_ROUNDS = 10
 
 
-def analyse(text: str, path: str, config: Config, kind: str | None = None):
+def analyse(text: str, path: str, config: Config, kind: str | None = None, digests=None):
     """Parse and run every selected rule; returns (document, findings)."""
     kind = kind or kinds.kind_for(path, config.compose_files)
     document = kinds.parse(kind, text, path)
-    context = Context(config)
+    context = Context(config, digests or {})
     findings: list[Finding] = []
     for rule in selected_rules(config, kind):
         for finding in rule.check(document, context):
@@ -44,11 +44,14 @@ def allowed_tiers(config: Config) -> set[Tier]:
     return {Tier.SAFE, Tier.BEHAVIOUR_CHANGING} if config.unsafe_fixes else {Tier.SAFE}
 
 
-def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None) -> FixResult:
+def fix_text(
+    text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None, digests=None
+) -> FixResult:
+    """Fix one file's text. `digests` maps image references to registry answers (see pinning)."""
     config = config or Config()
     kind = kind or kinds.kind_for(path, config.compose_files)
     tiers = allowed_tiers(config)
-    original_document, findings = analyse(text, path, config, kind)
+    original_document, findings = analyse(text, path, config, kind, digests)
     original_findings = findings
     original_index = LineIndex(text)
     current = text
@@ -85,7 +88,7 @@ def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None, 
             history.append(edits)
             current = updated
             try:
-                document, findings = analyse(current, path, config, kind)
+                document, findings = analyse(current, path, config, kind, digests)
             except InputError as exc:
                 raise VerificationError(f"the fixed file does not parse ({exc.message})") from None
         else:
@@ -143,3 +146,14 @@ def _verify_locality(before: str, after: str, edits: list[Edit]) -> None:
             )
         shift += len(edit.content) - (edit.end - edit.start)
         pos = edit.end
+
+
+def image_references(text: str, path: str, config: Config, kind: str | None = None) -> set[str]:
+    """Keys of the image references a run would pin (for the registry pre-pass at the edge)."""
+    from hardener import pinning
+
+    kind = kind or kinds.kind_for(path, config.compose_files)
+    if not any(getattr(rule, "pins_images", False) for rule in selected_rules(config, kind)):
+        return set()
+    document = kinds.parse(kind, text, path)
+    return {t.key for t in pinning.targets_for(kind, document) if pinning.needs_resolution(t)}

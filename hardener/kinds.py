@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import Counter
 
 from hardener.model import VerificationError
@@ -90,10 +91,15 @@ def verify(kind: str, before, after) -> None:
             raise VerificationError("a heredoc body changed")
         # Instructions hardener never edits must come out as they went in, in order,
         # and every COPY must still be there (new ones come from ADD).
+        # Pinning adds @sha256:... to references; nothing else may differ.
         untouched = lambda doc: [  # noqa: E731
-            (i.keyword, i.flags, i.value) for i in doc.instructions if i.keyword not in _EDITED_INSTRUCTIONS
+            (i.keyword, _unpinned(i.flags), _unpinned(i.value))
+            for i in doc.instructions
+            if i.keyword not in _EDITED_INSTRUCTIONS
         ]
-        copies = lambda doc: Counter((i.flags, i.value) for i in doc.instructions if i.keyword == "COPY")  # noqa: E731
+        copies = lambda doc: Counter(  # noqa: E731
+            (_unpinned(i.flags), _unpinned(i.value)) for i in doc.instructions if i.keyword == "COPY"
+        )
         if untouched(before) != untouched(after) or copies(before) - copies(after):
             raise VerificationError("an instruction no fix touches changed")
     elif kind == COMPOSE:
@@ -104,3 +110,10 @@ def verify(kind: str, before, after) -> None:
         )
         if comments(before) - comments(after):
             raise VerificationError("a comment was lost")
+
+
+_DIGEST_SUFFIX = re.compile(r"@sha256:[0-9a-f]{64}")
+
+
+def _unpinned(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_DIGEST_SUFFIX.sub("", v) for v in values)

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 SPLIT_APT = 'FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\nCMD ["bash"]\n'
-HARDENED = 'FROM debian:12\nUSER 1000:1000\nHEALTHCHECK CMD true\nCMD ["bash"]\n'
+PINNED = "@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+HARDENED = f'FROM debian:12{PINNED}\nUSER 1000:1000\nHEALTHCHECK CMD true\nCMD ["bash"]\n'
 
 
 def write(path, text, mode="w"):
@@ -120,7 +121,7 @@ def test_bad_configuration_is_a_usage_error(tmp_path, run_cli):
 
 def test_inline_suppressions(tmp_path, run_cli):
     text = (
-        "# hardener: global ignore=HD109\n"
+        "# hardener: global ignore=HD109,HD112\n"
         "# hardener: ignore=HD101 -- this image must run as root\n"
         "FROM debian:12\n"
         "# hadolint ignore=DL3020\n"
@@ -234,12 +235,15 @@ def test_version_starts_light():
 
 
 def test_trusted_registries_turn_on_the_registry_rule(tmp_path, run_cli):
-    write(tmp_path / "Dockerfile", "FROM quay.io/acme/base:1\nFROM ghcr.io/acme/tool:2\nUSER 1\nHEALTHCHECK CMD true\n")
+    write(
+        tmp_path / "Dockerfile",
+        f"FROM quay.io/acme/base:1{PINNED}\nFROM ghcr.io/acme/tool:2{PINNED}\nUSER 1\nHEALTHCHECK CMD true\n",
+    )
     assert run_cli("check", ".").returncode == 0, "off by default"
     write(tmp_path / ".hardener.toml", 'trusted-registries = ["ghcr.io/acme", "docker.io"]\n')
     result = run_cli("check", ".")
     assert result.returncode == 1
-    assert "Dockerfile:1:1: HD111 base image `quay.io/acme/base:1` is not from a trusted registry" in result.stdout
+    assert "Dockerfile:1:1: HD111 base image `quay.io/acme/base:1@sha256:" in result.stdout
     assert "ghcr.io/acme/tool" not in result.stdout
 
 

@@ -100,7 +100,7 @@ def test_crlf_is_kept_everywhere():
 ALREADY_HARDENED = """\
 services:
   web:
-    image: nginx:1.27
+    image: nginx:1.27@sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee
     security_opt: [no-new-privileges:true]
     cap_drop: [ALL]
     cap_add: [CHOWN, SETGID, SETUID]

@@ -15,6 +15,13 @@ INVALID = [
 PATHS = {"dockerfile": "Dockerfile", "compose": "compose.yaml"}
 
 
+def _digests(example):
+    from hardener.pinning import Resolution, reference_key
+
+    index = "application/vnd.oci.image.index.v1+json"
+    return {reference_key(r): Resolution(reference_key(r), d, index) for r, d in example.digests}
+
+
 def only(rule, **kw):
     return Config(select=(rule.id,), **kw)
 
@@ -33,11 +40,12 @@ def test_invalid_examples_are_found(rule, example):
 @pytest.mark.parametrize("rule,example", INVALID)
 def test_invalid_examples_fix_as_documented(rule, example):
     # Each example shows its own rule's fix, behaviour-changing ones included.
-    result = fix_text(example.before, PATHS[rule.kind], only(rule, unsafe_fixes=True))
+    digests = _digests(example)
+    result = fix_text(example.before, PATHS[rule.kind], only(rule, unsafe_fixes=True), digests=digests)
     expected = example.before if example.after is None else example.after
     assert result.verification_error is None
     assert result.fixed == expected
-    again = fix_text(result.fixed, PATHS[rule.kind], only(rule, unsafe_fixes=True))
+    again = fix_text(result.fixed, PATHS[rule.kind], only(rule, unsafe_fixes=True), digests=digests)
     assert again.fixed == result.fixed, "a second run must change nothing"
 
 

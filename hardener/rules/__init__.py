@@ -8,6 +8,7 @@ from hardener.rules.compose.capabilities_not_dropped import CapabilitiesNotDropp
 from hardener.rules.compose.database_port_on_all_interfaces import DatabasePortOnAllInterfaces
 from hardener.rules.compose.docker_socket_mounted import DockerSocketMounted
 from hardener.rules.compose.host_namespace_shared import HostNamespaceShared
+from hardener.rules.compose.image_not_pinned import ComposeImageNotPinned
 from hardener.rules.compose.missing_no_new_privileges import MissingNoNewPrivileges
 from hardener.rules.compose.missing_resource_limits import MissingResourceLimits
 from hardener.rules.compose.privileged_service import PrivilegedService
@@ -19,6 +20,7 @@ from hardener.rules.compose.writable_root_filesystem import WritableRootFilesyst
 from hardener.rules.dockerfile.add_instead_of_copy import AddInsteadOfCopy
 from hardener.rules.dockerfile.build_tools_in_final_stage import BuildToolsInFinalStage
 from hardener.rules.dockerfile.floating_base_image import FloatingBaseImage
+from hardener.rules.dockerfile.image_not_pinned import ImageNotPinned
 from hardener.rules.dockerfile.missing_healthcheck import MissingHealthcheck
 from hardener.rules.dockerfile.package_cache_left_in_layer import PackageCacheLeftInLayer
 from hardener.rules.dockerfile.package_install_prompts import PackageInstallPrompts
@@ -42,6 +44,8 @@ ALL_RULES: tuple[type[Rule], ...] = tuple(
             MissingHealthcheck,
             BuildToolsInFinalStage,
             UntrustedBaseRegistry,
+            ImageNotPinned,
+            ComposeImageNotPinned,
             MissingNoNewPrivileges,
             CapabilitiesNotDropped,
             MissingResourceLimits,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from hardener.config import Config
@@ -20,11 +20,15 @@ class Example:
 
     before: str
     after: str | None = None
+    # Digests the registry would return, for pinning examples: ((reference, digest), ...).
+    digests: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class Context:
     config: Config
+    # Registry answers for image references (pinning.reference_key -> Resolution), from the edge.
+    digests: Mapping = field(default_factory=dict)
 
 
 class Rule:
