@@ -7,6 +7,7 @@ would be made), 2 usage, configuration or input errors.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from hardener import __version__
@@ -36,7 +37,12 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="also apply behaviour-changing fixes",
         )
-        p.add_argument("--offline", action="store_true", help="make no network requests")
+        p.add_argument(
+            "--offline",
+            action="store_true",
+            default=os.environ.get("HARDENER_OFFLINE", "") not in ("", "0", "false"),
+            help="make no network requests: pin only from the cache or lock file (also HARDENER_OFFLINE=1)",
+        )
 
     check = commands.add_parser("check", help="report what needs hardening; exit 1 if anything does")
     scan_options(check)
@@ -87,6 +93,7 @@ def _scan(args) -> int:
         write=args.command == "fix" and not diff,
         config_path=args.config,
         overrides=overrides,
+        offline=args.offline,
     )
     if args.format == "json":
         from hardener.reporters import json as json_reporter

@@ -37,6 +37,11 @@ class Config:
     # Compose: fix a merged anchor once when all its users need the same change, or each service.
     anchor_fixes: str = "per-service"
     compose_files: tuple[str, ...] = ()  # more file name patterns to read as compose files
+    # Pinning: registries reached over plain HTTP (loopback always is), a CA bundle, the cache and a lock file.
+    insecure_registries: tuple[str, ...] = ()
+    registry_ca_bundle: str | None = None
+    digest_cache_ttl: int = 86400
+    digest_lock_file: str | None = None
     source: str | None = None  # the file this came from
 
     def with_overrides(self, *, extra_ignore: tuple[str, ...] = (), **changes) -> Config:
@@ -45,7 +50,7 @@ class Config:
         return replace(changed, ignore=changed.ignore + tuple(extra_ignore)) if extra_ignore else changed
 
 
-_TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_files"}
+_TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_files", "insecure_registries"}
 _BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images"}
 _STRING_KEYS = {"memory_limit", "cpu_limit"}
 _CHOICES = {"limits_style": ("service", "deploy"), "anchor_fixes": ("per-service", "shared")}
@@ -68,6 +73,12 @@ def config_from_mapping(data: dict, source: str) -> Config:
         elif attr in _BOOL_KEYS:
             if not isinstance(value, bool):
                 raise InputError(f"setting {key!r} must be true or false", 0, source)
+        elif attr in ("registry_ca_bundle", "digest_lock_file"):
+            if not isinstance(value, str) or not value:
+                raise InputError(f"setting {key!r} must be a path", 0, source)
+        elif attr == "digest_cache_ttl":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InputError(f"setting {key!r} must be a number of seconds", 0, source)
         elif attr in ("user_uid", "pids_limit"):
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**31:
                 raise InputError(f"setting {key!r} must be a positive integer", 0, source)

@@ -35,9 +35,9 @@ def analyse(text: str, path: str, config: Config, kind: str | None = None, diges
 
 
 def check_text(
-    text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None
+    text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None, digests=None
 ) -> list[Finding]:
-    return analyse(text, path, config or Config(), kind)[1]
+    return analyse(text, path, config or Config(), kind, digests)[1]
 
 
 def allowed_tiers(config: Config) -> set[Tier]:

@@ -42,6 +42,7 @@ class PinTarget:
     reference: str  # the reference with build arguments substituted
     where: str  # FROM, ARG NAME, COPY --from, RUN --mount from=, image
     skip: str | None = None  # why it cannot be pinned
+    owns: tuple[str, ...] = ()  # compose model paths the pin changes
 
     @property
     def key(self) -> str:
@@ -98,14 +99,23 @@ def _from_target(document, stage) -> PinTarget | None:
     if stage.base_resolved is None or "$" in base:
         if ImageRef.parse(stage.base_resolved or base).is_scratch:
             return None
-        return PinTarget(instr.start_line, base, 0, 0, stage.base_resolved or base, "FROM",
-                         skip="the image is built from variables; pin it where its parts are set")
+        return PinTarget(
+            instr.start_line,
+            base,
+            0,
+            0,
+            stage.base_resolved or base,
+            "FROM",
+            skip="the image is built from variables; pin it where its parts are set",
+        )
     ref = ImageRef.parse(base)
     if ref.is_scratch:
         return None
     span = instr.raw_span(0, len(base)) if instr.args.startswith(base) else None
     if span is None:
-        return PinTarget(instr.start_line, base, 0, 0, base, "FROM", skip="the FROM line is split in a way hardener cannot edit")
+        return PinTarget(
+            instr.start_line, base, 0, 0, base, "FROM", skip="the FROM line is split in a way hardener cannot edit"
+        )
     return PinTarget(instr.start_line, base, span[0], span[1], base, "FROM")
 
 
@@ -119,15 +129,29 @@ def _arg_target(document, from_instr, name: str) -> PinTarget | None:
             definition = instr
     value = document.global_args.get(name)
     if definition is None or not value:
-        return PinTarget(from_instr.start_line, f"${name}", 0, 0, f"${name}", "FROM",
-                         skip=f"the image comes from the build argument {name}, which has no default")
+        return PinTarget(
+            from_instr.start_line,
+            f"${name}",
+            0,
+            0,
+            f"${name}",
+            "FROM",
+            skip=f"the image comes from the build argument {name}, which has no default",
+        )
     if ImageRef.parse(value).is_scratch:
         return None
     where = f"ARG {name}"
     m = re.search(rf"(?:^|\s){re.escape(name)}=", definition.args)
     if m is None or "$" in value or not definition.args.startswith(value, m.end()):
-        return PinTarget(definition.start_line, value, 0, 0, value, where,
-                         skip=f"the default of {name} is quoted or built from variables")
+        return PinTarget(
+            definition.start_line,
+            value,
+            0,
+            0,
+            value,
+            where,
+            skip=f"the default of {name} is quoted or built from variables",
+        )
     span = definition.raw_span(m.end(), m.end() + len(value))
     if span is None:
         return PinTarget(definition.start_line, value, 0, 0, value, where, skip="the ARG line is split mid-value")
@@ -143,7 +167,9 @@ def _flag_target(document, instr, flag_text: str, value: str, where: str) -> Pin
     at = text.find(flag_text, 0, instr.args_start)
     span = instr.logical.raw_span(at + len(flag_text) - len(value), at + len(flag_text)) if at >= 0 else None
     if span is None:
-        return PinTarget(instr.start_line, value, 0, 0, value, where, skip="the flag is split in a way hardener cannot edit")
+        return PinTarget(
+            instr.start_line, value, 0, 0, value, where, skip="the flag is split in a way hardener cannot edit"
+        )
     return PinTarget(instr.start_line, value, span[0], span[1], value, where)
 
 
@@ -160,8 +186,17 @@ def compose_targets(document) -> list[PinTarget]:
             continue
         value = node.value
         if "$" in value:
-            targets.append(PinTarget(node.line, value, 0, 0, value, "image",
-                                     skip="the image name uses ${...} interpolation; pin it where the variable is set"))
+            targets.append(
+                PinTarget(
+                    node.line,
+                    value,
+                    0,
+                    0,
+                    value,
+                    "image",
+                    skip="the image name uses ${...} interpolation; pin it where the variable is set",
+                )
+            )
             continue
         if node.style in ("'", '"'):
             start, end = node.start + 1, node.end - 1
@@ -170,9 +205,16 @@ def compose_targets(document) -> list[PinTarget]:
         else:
             continue  # a block scalar image name: leave it
         if document.text[start:end] != value:
-            targets.append(PinTarget(node.line, value, 0, 0, value, "image", skip="the value is escaped in a way hardener cannot edit"))
+            targets.append(
+                PinTarget(
+                    node.line, value, 0, 0, value, "image", skip="the value is escaped in a way hardener cannot edit"
+                )
+            )
             continue
-        targets.append(PinTarget(node.line, value, start, end, value, "image"))
+        users = [s for s in document.services if s.get("image") is node]
+        owns = tuple(path for s in users for path in document.owned_keys(s, "image"))
+        place = document.path_of(node)  # an anchor's own place (x-...) is in Compose's model too
+        targets.append(PinTarget(node.line, value, start, end, value, "image", owns=owns + ((place,) if place else ())))
     return targets
 
 
@@ -196,7 +238,9 @@ def pin_findings(rule, targets, digests):
         ref = target.ref
         if ref.digest is not None:
             if target.skip is None and not DIGEST.match(ref.digest):
-                yield rule.finding(target.line, f"{target.where} `{target.text}` has a malformed digest (expected sha256:<64 hex>)")
+                yield rule.finding(
+                    target.line, f"{target.where} `{target.text}` has a malformed digest (expected sha256:<64 hex>)"
+                )
             continue
         message = f"{target.where} `{target.text}` is not pinned to a digest{floating_note(ref)}"
         if target.skip:
@@ -204,7 +248,11 @@ def pin_findings(rule, targets, digests):
             continue
         resolution = digests.get(target.key)
         if resolution is None:
-            yield rule.finding(target.line, message, fix_unavailable="no digest known: resolving needs the registry (not --offline) or a cache entry")
+            yield rule.finding(
+                target.line,
+                message,
+                fix_unavailable="no digest known: resolving needs the registry (not --offline) or a cache entry",
+            )
         elif resolution.digest is None:
             yield rule.finding(target.line, message, fix_unavailable=resolution.error or "the registry gave no digest")
         else:
@@ -214,5 +262,5 @@ def pin_findings(rule, targets, digests):
                 message,
                 edits=[Edit(target.start, target.end, f"{target.text}@{resolution.digest}")],
                 description=f"pinned `{target.text}` to its {kind} digest {resolution.digest[:19]}…",
-                owns=(),
+                owns=target.owns,
             )

@@ -33,6 +33,7 @@ class RunReport:
     command: str
     files: list[FileOutcome] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)  # paths that could not be used at all
+    pinning: object = None  # ResolveStats when images were resolved
 
     @property
     def findings(self) -> list[Finding]:
@@ -65,6 +66,7 @@ def run(
     write: bool = False,
     config_path: str | None = None,
     overrides: dict | None = None,
+    offline: bool = False,
 ) -> RunReport:
     """`command` is "check" or "fix"; `write` puts fixes on disk (fix without --diff)."""
     from hardener import engine
@@ -86,25 +88,56 @@ def run(
         report.errors.append(exc)
         return report
     report.errors.extend(errors)
-    for target in targets:
-        report.files.append(_one(target, command, write, config_for, engine))
+    sources = [_read(target, config_for) for target in targets]
+    digests = _digests(sources, config_for, paths, offline, report, engine)
+    for target, (source, config, error) in zip(targets, sources, strict=True):
+        if error is not None:
+            report.files.append(FileOutcome(target, error=error))
+        else:
+            report.files.append(_one(target, source, config, command, write, digests, engine))
     return report
 
 
-def _one(target: Target, command: str, write: bool, config_for, engine) -> FileOutcome:
-    from hardener.files import read_source, write_atomic
+def _read(target: Target, config_for):
+    """(source, config, error) for one file."""
+    from hardener.files import read_source
+
+    try:
+        return read_source(target.path), config_for(target.path), None
+    except InputError as exc:
+        exc.path = exc.path or target.path
+        return None, None, exc
+
+
+def _digests(sources, config_for, paths, offline: bool, report, engine) -> dict:
+    """Resolve, once for the run, every image reference the pin rules will need."""
+    keys: set[str] = set()
+    for source, config, error in sources:
+        if error is None:
+            try:
+                keys |= engine.image_references(source.text, source.path, config)
+            except InputError:
+                pass  # reported when the file itself is processed
+    if not keys:
+        return {}
+    from hardener.registry.resolve import resolve_references
+
+    digests, report.pinning = resolve_references(keys, config_for(paths[0] if paths else "."), offline)
+    return digests
+
+
+def _one(target: Target, source, config, command: str, write: bool, digests, engine) -> FileOutcome:
+    from hardener.files import write_atomic
 
     outcome = FileOutcome(target)
     try:
-        config = config_for(target.path)
-        source = read_source(target.path)
         outcome.original = outcome.fixed = source.text
         outcome.bom = source.bom
         if command == "check":
-            outcome.findings = engine.check_text(source.text, target.path, config, target.kind)
+            outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
             outcome.skipped = engine.skips_for(outcome.findings, config)
             return outcome
-        result = engine.fix_text(source.text, target.path, config, target.kind)
+        result = engine.fix_text(source.text, target.path, config, target.kind, digests)
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
         if result.changed and target.kind == COMPOSE and not result.verification_error:
@@ -116,7 +149,7 @@ def _one(target: Target, command: str, write: bool, config_for, engine) -> FileO
                 result.verification_error = error
                 outcome.fixed = source.text
                 outcome.applied = []
-                outcome.findings = engine.check_text(source.text, target.path, config, target.kind)
+                outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
             elif note:
                 outcome.skipped.append(Skip(note, 0, "", target.path))
         if result.verification_error:

@@ -13,8 +13,15 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 def run_cli(tmp_path):
     """Run `python -m hardener ...` in a subprocess, as a user would."""
 
-    def run(*args, cwd=None, input=None):
-        env = dict(os.environ, NO_COLOR="1")
+    def run(*args, cwd=None, input=None, env=None):
+        # Hermetic by default: no registry traffic, and a cache of the test's own.
+        env = {
+            **os.environ,
+            "NO_COLOR": "1",
+            "HARDENER_OFFLINE": "1",
+            "HARDENER_CACHE_DIR": str(tmp_path / ".cache"),
+            **(env or {}),
+        }
         return subprocess.run(
             [sys.executable, "-m", "hardener", *map(str, args)],
             cwd=cwd or tmp_path,

@@ -85,15 +85,17 @@ class Registry:
         start.raise_for_status()
         location = start.headers["Location"]
         separator = "&" if "?" in location else "?"
-        done = client.put(f"{location}{separator}digest={digest}", content=data,
-                          headers={"Content-Type": "application/octet-stream"})
+        done = client.put(
+            f"{location}{separator}digest={digest}", content=data, headers={"Content-Type": "application/octet-stream"}
+        )
         done.raise_for_status()
         return digest
 
     def push_manifest(self, client, repository: str, reference: str, body: dict, media_type: str) -> str:
         data = json.dumps(body, separators=(",", ":")).encode()
-        response = client.put(f"/v2/{repository}/manifests/{reference}", content=data,
-                              headers={"Content-Type": media_type})
+        response = client.put(
+            f"/v2/{repository}/manifests/{reference}", content=data, headers={"Content-Type": media_type}
+        )
         response.raise_for_status()
         return digest_of(data)
 
@@ -106,7 +108,9 @@ class Registry:
             manifests = {}
             for platform in platforms:
                 os_name, arch = platform.split("/")[:2]
-                config = json.dumps({"architecture": arch, "os": os_name, "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+                config = json.dumps(
+                    {"architecture": arch, "os": os_name, "rootfs": {"type": "layers", "diff_ids": []}}
+                ).encode()
                 layer = f"layer for {repository}:{tag} on {platform}".encode()
                 config_digest = self.push_blob(client, repository, config)
                 layer_digest = self.push_blob(client, repository, layer)
@@ -114,7 +118,11 @@ class Registry:
                 body = {
                     "schemaVersion": 2,
                     "mediaType": media,
-                    "config": {"mediaType": DOCKER_CONFIG if docker_media_types else OCI_CONFIG, "size": len(config), "digest": config_digest},
+                    "config": {
+                        "mediaType": DOCKER_CONFIG if docker_media_types else OCI_CONFIG,
+                        "size": len(config),
+                        "digest": config_digest,
+                    },
                     "layers": [{"mediaType": OCI_LAYER, "size": len(layer), "digest": layer_digest}],
                 }
                 data = json.dumps(body, separators=(",", ":")).encode()
@@ -125,11 +133,24 @@ class Registry:
                 entries = []
                 for platform, digest in manifests.items():
                     os_name, arch = platform.split("/")[:2]
-                    size = len(client.get(f"/v2/{repository}/manifests/{digest}", headers={"Accept": OCI_MANIFEST}).content)
-                    entries.append({"mediaType": OCI_MANIFEST, "size": size, "digest": digest,
-                                    "platform": {"architecture": arch, "os": os_name}})
-                index = self.push_manifest(client, repository, tag,
-                                           {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, OCI_INDEX)
+                    size = len(
+                        client.get(f"/v2/{repository}/manifests/{digest}", headers={"Accept": OCI_MANIFEST}).content
+                    )
+                    entries.append(
+                        {
+                            "mediaType": OCI_MANIFEST,
+                            "size": size,
+                            "digest": digest,
+                            "platform": {"architecture": arch, "os": os_name},
+                        }
+                    )
+                index = self.push_manifest(
+                    client,
+                    repository,
+                    tag,
+                    {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries},
+                    OCI_INDEX,
+                )
             return {"index": index, "manifests": manifests}
 
 
@@ -169,8 +190,12 @@ def start_registry(tmp: Path, auth: str | None = None) -> Registry:
         }
     config_path = tmp / "config.yml"
     config_path.write_text(json.dumps(config))  # JSON is YAML
-    process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config_path)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, "OTEL_TRACES_EXPORTER": "none"})
+    process = subprocess.Popen(
+        [REGISTRY_BINARY, "serve", str(config_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
+    )
     registry = Registry(process, port, tmp, username, password, extra)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -189,20 +214,26 @@ class TokenServer:
     """A minimal bearer-token service (the registry's `auth.token` protocol), signing RS256 JWTs."""
 
     def __init__(self, tmp: Path, username: str, password: str):
+        import datetime
+
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
         from cryptography.x509.oid import NameOID
-        import datetime
 
         self.username, self.password = username, password
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hardener-tests")])
         now = datetime.datetime.now(datetime.timezone.utc)
         cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(self.key, hashes.SHA256())
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(self.key, hashes.SHA256())
         )
         self.certificate = tmp / "token.pem"
         self.certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -252,8 +283,16 @@ class TokenServer:
         else:
             access = [{"type": "repository", "name": repository, "actions": actions}] if actions else []
         header = {"typ": "JWT", "alg": "RS256", "x5c": [self.cert_der]}
-        claims = {"iss": "hardener-tests", "sub": user, "aud": "test-registry", "exp": now + 300, "nbf": now - 10,
-                  "iat": now, "jti": f"{now}-{user}-{repository}", "access": access}
+        claims = {
+            "iss": "hardener-tests",
+            "sub": user,
+            "aud": "test-registry",
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": f"{now}-{user}-{repository}",
+            "access": access,
+        }
         encode = lambda obj: base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()  # noqa: E731
         signing_input = f"{encode(header)}.{encode(claims)}".encode()
         signature = self.key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
@@ -265,3 +304,57 @@ class TokenServer:
 
 # Repositories the token server grants pushes to while the tests fill the registry.
 _TEST_REPOSITORIES = ["library/python", "library/redis", "team/app", "private/app"]
+
+
+class FaultProxy:
+    """A loopback HTTP proxy in front of a real server that can misbehave on purpose.
+
+    `plan(method, path, headers)` returns None to forward the request, or a
+    (status, headers, body) answer to send instead. Every request is recorded.
+    """
+
+    def __init__(self, upstream: str, plan=None, host: str = "127.0.0.1"):
+        self.upstream = upstream
+        self.client = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=32))
+        self.plan = plan or (lambda method, path, headers: None)
+        self.requests: list[tuple[str, str, dict]] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                headers = {k: v for k, v in self.headers.items()}
+                proxy.requests.append((self.command, self.path, headers))
+                length = int(headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                answer = proxy.plan(self.command, self.path, headers)
+                if answer is None:
+                    forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
+                    r = proxy.client.request(self.command, proxy.upstream + self.path, headers=forwarded, content=body)
+                    status, out_headers, out_body = r.status_code, dict(r.headers), r.content
+                else:
+                    status, out_headers, out_body = answer
+                self.send_response(status)
+                for k, v in out_headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(out_body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(out_body)
+
+            do_GET = do_HEAD = do_POST = do_PUT = _handle
+
+        self.port = free_port(host)
+        self.httpd = http.server.ThreadingHTTPServer((host, self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.host = f"{host}:{self.port}"
+        self.url = f"http://{self.host}"
+
+    def shutdown(self) -> None:
+        self.httpd.shutdown()
+        self.client.close()

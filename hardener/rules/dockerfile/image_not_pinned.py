@@ -24,7 +24,11 @@ class ImageNotPinned(Rule):
         "so every platform still builds. It pins FROM, the ARG default that feeds a FROM, COPY --from=<image> "
         "and RUN --mount=from=<image>; not scratch, stage names or references built from variables."
     )
-    references = ("CIS Docker Benchmark v1.6 4.2", "CIS Docker Benchmark v1.6 5.28", "OpenSSF Scorecard Pinned-Dependencies")
+    references = (
+        "CIS Docker Benchmark v1.6 4.2",
+        "CIS Docker Benchmark v1.6 5.28",
+        "OpenSSF Scorecard Pinned-Dependencies",
+    )
     valid = (
         f"FROM python:3.12-slim@{_INDEX}\n",
         "FROM scratch\n",
