@@ -288,3 +288,16 @@ def test_credentials_never_appear_in_output(basic_registry, tmp_path):
     output = env_result.stdout + env_result.stderr
     assert basic_registry.images["private"]["index"] in output
     assert basic_registry.password not in output and "YWxpY2U" not in output  # nor base64 of alice:...
+
+
+def test_already_pinned_references_need_no_request_and_stay(registry, tmp_path):
+    from hardener import engine
+    from hardener.config import Config
+
+    digest = registry.images["single"]["manifests"]["linux/amd64"]
+    text = f"FROM {registry.host}/team/app:1.0@{digest}\nCOPY --from={registry.host}/library/python:3.12-slim@{registry.images['multi']['index']} / /\n"
+    assert engine.image_references(text, "Dockerfile", Config()) == set()
+    (tmp_path / "Dockerfile").write_text(text)
+    result = run(tmp_path, "fix", "--select", "HD112", ".")
+    assert result.returncode == 0 and (tmp_path / "Dockerfile").read_text() == text
+    assert not (tmp_path / "cache").exists(), "nothing was resolved, so nothing was cached"
