@@ -1,0 +1,1 @@
+"""GitHub integration (network): the Action, the pull-request bot and review suggestions."""

@@ -1,0 +1,296 @@
+"""The GitHub Action: `python -m hardener.github.action`.
+
+Inputs arrive as INPUT_<NAME> environment variables (never through a shell).
+Modes: `pull-request` opens or updates one pull request with the fixes;
+`review` posts suggestions on the files an incoming pull request changes;
+`check` writes annotations, a job summary and optionally SARIF.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+MODES = ("pull-request", "review", "check")
+
+
+@dataclass
+class Inputs:
+    mode: str = "pull-request"
+    paths: tuple[str, ...] = (".",)
+    unsafe_fixes: bool | None = None
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    config: str | None = None
+    token: str = ""
+    base_branch: str | None = None
+    branch: str = "hardener/harden"
+    labels: tuple[str, ...] = ()
+    pr_title: str = "Harden container definitions"
+    sarif_file: str | None = None
+    fail_on_findings: bool = False
+
+    @classmethod
+    def from_env(cls, env) -> Inputs:
+        def get(name: str) -> str:
+            return env.get(f"INPUT_{name.upper()}", "").strip()
+
+        def words(value: str) -> tuple[str, ...]:
+            return tuple(w for w in value.replace(",", " ").split() if w)
+
+        def flag(value: str) -> bool | None:
+            if not value:
+                return None
+            if value.lower() in ("true", "yes", "1", "on"):
+                return True
+            if value.lower() in ("false", "no", "0", "off"):
+                return False
+            raise ValueError(f"expected true or false, got {value!r}")
+
+        mode = get("mode") or "pull-request"
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        return cls(
+            mode=mode,
+            paths=tuple(get("paths").split()) or (".",),
+            unsafe_fixes=flag(get("unsafe-fixes")),
+            select=words(get("select")) or None,
+            ignore=words(get("ignore")) or None,
+            config=get("config") or None,
+            token=get("token") or env.get("GITHUB_TOKEN", ""),
+            base_branch=get("base-branch") or None,
+            branch=get("branch") or "hardener/harden",
+            labels=words(get("labels")),
+            pr_title=get("pr-title") or "Harden container definitions",
+            sarif_file=get("sarif-file") or None,
+            fail_on_findings=bool(flag(get("fail-on-findings"))),
+        )
+
+
+class Actions:
+    """Workflow commands and files: outputs, summary, annotations; the token is masked first."""
+
+    def __init__(self, env, out):
+        self.env, self.out = env, out
+
+    def mask(self, value: str) -> None:
+        if value:
+            self.out.write(f"::add-mask::{value}\n")
+
+    def error(self, message: str) -> None:
+        self.out.write(f"::error::{_escape(message)}\n")
+
+    def notice(self, message: str) -> None:
+        self.out.write(f"::notice::{_escape(message)}\n")
+
+    def set_output(self, name: str, value) -> None:
+        path = self.env.get("GITHUB_OUTPUT")
+        if not path:
+            return
+        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+    def summary(self, markdown: str) -> None:
+        path = self.env.get("GITHUB_STEP_SUMMARY")
+        if path:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(markdown + "\n")
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def make_github(token: str, base_url: str):
+    """A PyGithub client that waits and retries as GitHub asks (rate limits, 5xx)."""
+    from github import Auth, Github, GithubRetry
+
+    wait = float(os.environ.get("HARDENER_GITHUB_RETRY_WAIT", "60"))
+    throttle = float(os.environ.get("HARDENER_GITHUB_THROTTLE", "1.0"))
+    retry = GithubRetry(
+        total=5, backoff_factor=min(wait, 1.0), secondary_rate_wait=wait, max_rate_limit_wait=max(wait, 1) * 10
+    )
+    return Github(
+        auth=Auth.Token(token),
+        base_url=base_url,
+        retry=retry,
+        timeout=30,
+        seconds_between_requests=throttle / 4,
+        seconds_between_writes=throttle,
+    )
+
+
+def main(env=None, out=None) -> int:
+    env = os.environ if env is None else env
+    out = out or sys.stdout
+    actions = Actions(env, out)
+    try:
+        inputs = Inputs.from_env(env)
+    except ValueError as exc:
+        actions.error(f"hardener: bad input: {exc}")
+        return 2
+    actions.mask(inputs.token)
+    workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+    os.chdir(workspace)
+    if inputs.mode == "check":
+        return _check(inputs, actions, out)
+    if not inputs.token:
+        actions.error("hardener: no token: pass `token: ${{ secrets.GITHUB_TOKEN }}` (the default) or an App token")
+        return 2
+    if inputs.mode == "pull-request":
+        return _pull_request(inputs, actions, env, out)
+    return _review(inputs, actions, env, out)
+
+
+def _run(inputs: Inputs, command: str):
+    from hardener.runner import run
+
+    overrides = {"select": inputs.select, "unsafe_fixes": inputs.unsafe_fixes}
+    if inputs.ignore:
+        overrides["extra_ignore"] = inputs.ignore
+    offline = os.environ.get("HARDENER_OFFLINE", "") not in ("", "0", "false")
+    return run(
+        list(inputs.paths), command, write=False, config_path=inputs.config, overrides=overrides, offline=offline
+    )
+
+
+def _report_files(report, inputs, actions, out) -> None:
+    """Annotations, the job summary and (if asked) SARIF, for any mode."""
+    from hardener.reporters import github as github_reporter
+
+    github_reporter.render(report, diff=False, out=out)
+    actions.summary(github_reporter.job_summary(report))
+    if inputs.sarif_file:
+        from hardener.reporters import sarif
+
+        with open(inputs.sarif_file, "w", encoding="utf-8") as fh:
+            sarif.render(report, diff=False, out=fh)
+    actions.set_output("findings", len(report.findings))
+
+
+def _check(inputs, actions, out) -> int:
+    report = _run(inputs, "check")
+    _report_files(report, inputs, actions, out)
+    for error in report.all_errors:
+        actions.error(str(error))
+    if report.all_errors:
+        return 2
+    return 1 if inputs.fail_on_findings and report.findings else 0
+
+
+def _changes(report) -> dict[str, tuple[str, str]]:
+    changes = {}
+    for outcome in report.files:
+        if outcome.changed:
+            path = os.path.relpath(outcome.target.path).replace(os.sep, "/")
+            mode = "100755" if os.access(outcome.target.path, os.X_OK) else "100644"
+            text = ("\ufeff" if outcome.bom else "") + outcome.fixed
+            changes[path] = (text, mode)
+    return changes
+
+
+def _repository(inputs, env):
+    gh = make_github(inputs.token, env.get("GITHUB_API_URL", "https://api.github.com"))
+    return gh.get_repo(env["GITHUB_REPOSITORY"])
+
+
+def _pull_request(inputs, actions, env, out) -> int:
+    from github import GithubException
+
+    from hardener.github.body import render_body
+    from hardener.github.pr import BotError, explain, sync_pull_request
+
+    report = _run(inputs, "fix")
+    _report_files(report, inputs, actions, out)
+    changes = _changes(report)
+    actions.set_output("changed-files", "\n".join(sorted(changes)))
+    try:
+        repo = _repository(inputs, env)
+        outcome = sync_pull_request(
+            repo,
+            changes,
+            body=render_body(report, lambda p: os.path.relpath(p).replace(os.sep, "/")),
+            title=inputs.pr_title,
+            branch=inputs.branch,
+            base=inputs.base_branch or repo.default_branch,
+            labels=inputs.labels,
+        )
+    except BotError as exc:
+        actions.error(f"hardener: {exc}")
+        return 1
+    except GithubException as exc:
+        actions.error(f"hardener: {explain(exc)}")
+        return 1
+    actions.set_output("pr-number", outcome.number or "")
+    actions.set_output("pr-url", outcome.url or "")
+    messages = {
+        "created": f"opened pull request #{outcome.number}",
+        "updated": f"updated pull request #{outcome.number}",
+        "unchanged": f"pull request #{outcome.number} is up to date",
+        "closed": f"closed pull request #{outcome.number}: nothing left to fix",
+        "none": "nothing to fix",
+    }
+    actions.notice(f"hardener: {messages[outcome.operation]}")
+    actions.summary(f"**hardener**: {messages[outcome.operation]}" + (f" ({outcome.url})" if outcome.url else ""))
+    if report.all_errors:
+        return 2
+    return 1 if inputs.fail_on_findings and report.findings else 0
+
+
+def _review(inputs, actions, env, out) -> int:
+    from github import GithubException
+
+    from hardener.github.pr import explain
+    from hardener.github.review import changed_lines, post_review, suggestions_for
+
+    event = {}
+    if env.get("GITHUB_EVENT_PATH"):
+        with open(env["GITHUB_EVENT_PATH"], encoding="utf-8") as fh:
+            event = json.load(fh)
+    number = (event.get("pull_request") or {}).get("number")
+    if not number:
+        actions.error("hardener: review mode runs on pull_request events")
+        return 2
+    try:
+        repo = _repository(inputs, env)
+        pull = repo.get_pull(number)
+        changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
+    except GithubException as exc:
+        actions.error(f"hardener: {explain(exc)}")
+        return 1
+    from hardener.kinds import kind_of_name
+
+    paths = [p for p in changed if os.path.isfile(p) and kind_of_name(os.path.basename(p)) is not None]
+    inputs.paths = tuple(paths) or inputs.paths
+    report = _run(inputs, "fix") if paths else None
+    if report is None:
+        actions.notice("hardener: the pull request changes no Dockerfile or compose file")
+        return 0
+    relevant = [o for o in report.files if os.path.relpath(o.target.path).replace(os.sep, "/") in changed]
+    suggestions = []
+    for outcome in relevant:
+        if outcome.changed:
+            rel = os.path.relpath(outcome.target.path).replace(os.sep, "/")
+            suggestions += suggestions_for(rel, outcome.original, outcome.fixed, outcome.applied, changed[rel])
+    _report_files(report, inputs, actions, out)
+    summary = f"hardener has {len(suggestions)} suggestion{'s' * (len(suggestions) != 1)} for the container files this pull request changes."
+    try:
+        operation = post_review(repo, number, suggestions, summary)
+    except GithubException as exc:
+        if exc.status in (403, 404):
+            # A read-only token (a pull request from a fork): annotations and the summary carry the findings.
+            actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
+            return 0
+        actions.error(f"hardener: {explain(exc)}")
+        return 1
+    actions.notice(f"hardener: review {operation}")
+    return 1 if inputs.fail_on_findings and report.findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,502 @@
+"""A stateful fake of the GitHub REST API on loopback, backed by a real bare git repository.
+
+PyGithub talks to it over real HTTP. Git objects (blobs, trees, commits, refs)
+are made with git's own plumbing in a bare repository, so tests can check out
+what the bot pushed and diff it. It reproduces the behaviours that matter:
+422 for an existing pull request, 403 when Actions may not create pull
+requests, 403 for a read-only token, a secondary rate limit with
+Retry-After, and pagination.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import urllib.parse
+from pathlib import Path
+
+from .registry_server import free_port
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "github-actions[bot]",
+    "GIT_AUTHOR_EMAIL": "41898282+github-actions[bot]@users.noreply.github.com",
+    "GIT_COMMITTER_NAME": "GitHub",
+    "GIT_COMMITTER_EMAIL": "noreply@github.com",
+}
+
+
+class FakeGitHub:
+    def __init__(self, root: Path, owner: str = "acme", name: str = "shop", files: dict[str, str] | None = None):
+        self.owner, self.name = owner, name
+        self.git_dir = root / "remote.git"
+        self._git("init", "-q", "--bare", "-b", "main", str(self.git_dir), cwd=root, bare=False)
+        self.pulls: dict[int, dict] = {}
+        self.comments: list[dict] = []  # issue comments
+        self.reviews: list[dict] = []
+        self.review_comments: list[dict] = []
+        self.calls: list[tuple[str, str]] = []
+        self.forbid_pull_requests = False  # the repository setting that stops Actions opening PRs
+        self.read_only = False  # a token without write permissions (pull requests from forks)
+        self.rate_limit_next_writes = 0  # answer this many writes with a secondary rate limit
+        self.per_page_max = 2  # small pages, so pagination is exercised
+        self.verified: set[str] = set()
+        self.errors: list[str] = []  # tracebacks of the fake itself
+        self._current_url = ""
+        self._next = 1
+        self._lock = threading.Lock()
+        self.commit_files("main", files or {}, "initial commit")
+        self._start()
+
+    # -- git --------------------------------------------------------------
+    def _git(
+        self, *args, input: str | bytes | None = None, env: dict | None = None, cwd=None, bare=True, strip=True
+    ) -> str:
+        command = ["git", *(["--git-dir", str(self.git_dir)] if bare else []), *args]
+        data = input.encode() if isinstance(input, str) else input
+        out = subprocess.run(
+            command, input=data, capture_output=True, cwd=cwd, env={**os.environ, **GIT_ENV, **(env or {})}
+        )
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr.decode())
+        return out.stdout.decode().strip() if strip else out.stdout.decode()
+
+    def _blob(self, content: bytes) -> str:
+        return self._git("hash-object", "-w", "--stdin", input=content)
+
+    def _tree(self, base_tree: str | None, entries: list[dict]) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            if base_tree:
+                self._git("read-tree", base_tree, env=env)
+            for entry in entries:
+                if entry.get("sha") is None and "content" not in entry:
+                    self._git("update-index", "--force-remove", entry["path"], env=env)
+                    continue
+                sha = entry.get("sha") or self._blob(entry["content"].encode())
+                self._git("update-index", "--add", "--cacheinfo", f"{entry['mode']},{sha},{entry['path']}", env=env)
+            return self._git("write-tree", env=env)
+
+    def commit_files(self, branch: str, files: dict[str, str], message: str) -> str:
+        """A commit on `branch` (as a developer pushing would; a new branch starts from main)."""
+        parent = self.ref(branch) or self.ref("main")
+        base = self._git("rev-parse", f"{parent}^{{tree}}") if parent else None
+        tree = self._tree(base, [{"path": p, "mode": "100644", "content": c} for p, c in files.items()])
+        sha = self._git("commit-tree", tree, *(["-p", parent] if parent else []), input=message)
+        self._git("update-ref", f"refs/heads/{branch}", sha)
+        return sha
+
+    def ref(self, branch: str) -> str | None:
+        try:
+            return self._git("rev-parse", "--verify", "-q", f"refs/heads/{branch}")
+        except RuntimeError:
+            return None
+
+    def read(self, branch: str, path: str) -> str:
+        return self._git("show", f"{branch}:{path}", strip=False)
+
+    def changed_files(self, base: str, head: str) -> list[str]:
+        out = self._git("diff", "--name-only", f"{base}...{head}")
+        return out.splitlines() if out else []
+
+    # -- http -------------------------------------------------------------------
+    def _start(self) -> None:
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                try:
+                    status, data, headers = fake.dispatch(self.command, self.path, body, dict(self.headers))
+                except Exception as exc:  # a bug in the fake: answer 500 and say why
+                    import traceback
+
+                    status, data, headers = 500, {"message": "".join(traceback.format_exception(exc))}, None
+                    fake.errors.append(data["message"])
+                payload = b"" if data is None else json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+
+        self.port = free_port()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+
+    @property
+    def writes(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if c[0] != "GET"]
+
+    def dispatch(self, method: str, raw_path: str, body, headers: dict):
+        parts = urllib.parse.urlsplit(raw_path)
+        path, query = parts.path, dict(urllib.parse.parse_qsl(parts.query))
+        with self._lock:
+            self.calls.append((method, path))
+            if not headers.get("Authorization"):
+                return 401, {"message": "Requires authentication"}, None
+            if method != "GET":
+                if self.read_only:
+                    return 403, {"message": "Resource not accessible by integration"}, None
+                if self.rate_limit_next_writes:
+                    self.rate_limit_next_writes -= 1
+                    return (
+                        403,
+                        {
+                            "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+                        },
+                        {"Retry-After": "0"},
+                    )
+            prefix = f"/repos/{self.owner}/{self.name}"
+            if not path.startswith(prefix):
+                return 404, {"message": "Not Found"}, None
+            rest = path[len(prefix) :]
+            for pattern, verb, handler in self._routes():
+                m = re.fullmatch(pattern, rest)
+                if m and verb == method:
+                    return handler(body or {}, query, *m.groups())
+            return 404, {"message": "Not Found"}, None
+
+    def _routes(self):
+        return [
+            (r"", "GET", self._repo),
+            (r"/git/ref/heads/(.+)", "GET", self._get_ref),
+            (r"/git/refs", "POST", self._create_ref),
+            (r"/git/refs/heads/(.+)", "PATCH", self._update_ref),
+            (r"/git/refs/heads/(.+)", "DELETE", self._delete_ref),
+            (r"/git/commits/([0-9a-f]+)", "GET", self._get_commit),
+            (r"/git/commits", "POST", self._create_commit),
+            (r"/git/blobs", "POST", self._create_blob),
+            (r"/git/trees", "POST", self._create_tree),
+            (r"/git/trees/([0-9a-f]+)", "GET", self._get_tree),
+            (r"/pulls", "GET", self._list_pulls),
+            (r"/pulls", "POST", self._create_pull),
+            (r"/pulls/(\d+)", "GET", self._get_pull),
+            (r"/pulls/(\d+)", "PATCH", self._edit_pull),
+            (r"/pulls/(\d+)/files", "GET", self._pull_files),
+            (r"/pulls/(\d+)/reviews", "GET", self._list_reviews),
+            (r"/pulls/(\d+)/reviews", "POST", self._create_review),
+            (r"/pulls/(\d+)/reviews/(\d+)", "PUT", self._update_review),
+            (r"/pulls/(\d+)/comments", "GET", self._list_review_comments),
+            (r"/pulls/comments/(\d+)", "DELETE", self._delete_review_comment),
+            (r"/issues/(\d+)/comments", "POST", self._create_comment),
+            (r"/issues/(\d+)/labels", "POST", self._add_labels),
+        ]
+
+    # -- JSON shapes -------------------------------------------------------------
+    @property
+    def api(self) -> str:
+        return f"{self.url}/repos/{self.owner}/{self.name}"
+
+    def _id(self) -> int:
+        self._next += 1
+        return self._next
+
+    def _repo(self, body, query):
+        return (
+            200,
+            {
+                "id": 1,
+                "name": self.name,
+                "full_name": f"{self.owner}/{self.name}",
+                "owner": {"login": self.owner},
+                "default_branch": "main",
+                "url": self.api,
+                "html_url": f"https://github.test/{self.owner}/{self.name}",
+                "fork": False,
+            },
+            None,
+        )
+
+    def _ref_json(self, branch: str, sha: str) -> dict:
+        return {
+            "ref": f"refs/heads/{branch}",
+            "url": f"{self.api}/git/refs/heads/{branch}",
+            "object": {"sha": sha, "type": "commit", "url": f"{self.api}/git/commits/{sha}"},
+        }
+
+    def _get_ref(self, body, query, branch):
+        sha = self.ref(branch)
+        return (200, self._ref_json(branch, sha), None) if sha else (404, {"message": "Not Found"}, None)
+
+    def _create_ref(self, body, query):
+        branch = body["ref"].removeprefix("refs/heads/")
+        if self.ref(branch):
+            return 422, {"message": "Reference already exists"}, None
+        self._git("update-ref", f"refs/heads/{branch}", body["sha"])
+        return 201, self._ref_json(branch, body["sha"]), None
+
+    def _update_ref(self, body, query, branch):
+        current = self.ref(branch)
+        if current is None:
+            return 422, {"message": "Reference does not exist"}, None
+        is_ancestor = (
+            subprocess.run(
+                ["git", "--git-dir", str(self.git_dir), "merge-base", "--is-ancestor", current, body["sha"]]
+            ).returncode
+            == 0
+        )
+        if not body.get("force") and not is_ancestor:
+            return 422, {"message": "Update is not a fast forward"}, None
+        self._git("update-ref", f"refs/heads/{branch}", body["sha"])
+        return 200, self._ref_json(branch, body["sha"]), None
+
+    def _delete_ref(self, body, query, branch):
+        self._git("update-ref", "-d", f"refs/heads/{branch}")
+        return 204, None, None
+
+    def _commit_json(self, sha: str) -> dict:
+        tree = self._git("rev-parse", f"{sha}^{{tree}}")
+        parents = self._git("rev-list", "--parents", "-n", "1", sha).split()[1:]
+        message = self._git("log", "-1", "--format=%B", sha)
+        return {
+            "sha": sha,
+            "url": f"{self.api}/git/commits/{sha}",
+            "message": message,
+            "tree": {"sha": tree, "url": f"{self.api}/git/trees/{tree}"},
+            "parents": [{"sha": p, "url": f"{self.api}/git/commits/{p}"} for p in parents],
+            "author": {"name": GIT_ENV["GIT_AUTHOR_NAME"]},
+            # GitHub signs API commits made as the app when no author or committer is given.
+            "verification": {"verified": sha in self.verified},
+        }
+
+    def _get_commit(self, body, query, sha):
+        return 200, self._commit_json(sha), None
+
+    def _create_commit(self, body, query):
+        parents = [a for p in body.get("parents", []) for a in ("-p", p)]
+        sha = self._git("commit-tree", body["tree"], *parents, input=body["message"])
+        if "author" not in body and "committer" not in body:
+            self.verified.add(sha)
+        return 201, self._commit_json(sha), None
+
+    def _create_blob(self, body, query):
+        data = base64.b64decode(body["content"]) if body.get("encoding") == "base64" else body["content"].encode()
+        sha = self._blob(data)
+        return 201, {"sha": sha, "url": f"{self.api}/git/blobs/{sha}"}, None
+
+    def _create_tree(self, body, query):
+        sha = self._tree(body.get("base_tree"), body["tree"])
+        return 201, {"sha": sha, "url": f"{self.api}/git/trees/{sha}", "tree": []}, None
+
+    def _get_tree(self, body, query, sha):
+        entries = []
+        for line in self._git("ls-tree", "-r", "-t", sha).splitlines():
+            meta, path = line.split("\t", 1)
+            mode, kind, object_sha = meta.split()
+            entries.append({"path": path, "mode": mode, "type": kind, "sha": object_sha})
+        return 200, {"sha": sha, "url": f"{self.api}/git/trees/{sha}", "tree": entries, "truncated": False}, None
+
+    def _pull_json(self, pr: dict) -> dict:
+        return {
+            "number": pr["number"],
+            "id": pr["number"],
+            "state": pr["state"],
+            "title": pr["title"],
+            "body": pr["body"],
+            "url": f"{self.api}/pulls/{pr['number']}",
+            "html_url": f"https://github.test/{self.owner}/{self.name}/pull/{pr['number']}",
+            "issue_url": f"{self.api}/issues/{pr['number']}",
+            "head": {
+                "ref": pr["head"],
+                "sha": self.ref(pr["head"]) or pr.get("head_sha"),
+                "label": f"{self.owner}:{pr['head']}",
+                "repo": {"full_name": pr.get("head_repo", f"{self.owner}/{self.name}")},
+            },
+            "base": {
+                "ref": pr["base"],
+                "sha": self.ref(pr["base"]),
+                "repo": {"full_name": f"{self.owner}/{self.name}"},
+            },
+            "labels": [{"name": n} for n in pr["labels"]],
+            "draft": pr.get("draft", False),
+            "user": {"login": pr["user"]},
+        }
+
+    def _paged(self, items: list, query: dict):
+        per_page = min(int(query.get("per_page", 30)), self.per_page_max)
+        page = int(query.get("page", 1))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            params = {**query, "page": page + 1, "per_page": per_page}
+            headers["Link"] = f'<{self._current_url}?{urllib.parse.urlencode(params)}>; rel="next"'
+        return 200, chunk, headers
+
+    def _list_pulls(self, body, query):
+        state = query.get("state", "open")
+        items = [
+            self._pull_json(p)
+            for p in self.pulls.values()
+            if (state == "all" or p["state"] == state)
+            and ("head" not in query or query["head"] == f"{self.owner}:{p['head']}")
+            and ("base" not in query or query["base"] == p["base"])
+        ]
+        self._current_url = f"{self.api}/pulls"
+        return self._paged(items, query)
+
+    def _create_pull(self, body, query):
+        if self.forbid_pull_requests:
+            return 403, {"message": "GitHub Actions is not permitted to create or approve pull requests."}, None
+        for p in self.pulls.values():
+            if p["state"] == "open" and p["head"] == body["head"] and p["base"] == body["base"]:
+                return (
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"message": f"A pull request already exists for {self.owner}:{body['head']}."}],
+                    },
+                    None,
+                )
+        number = self._id()
+        self.pulls[number] = {
+            "number": number,
+            "state": "open",
+            "title": body["title"],
+            "body": body.get("body", ""),
+            "head": body["head"],
+            "base": body["base"],
+            "labels": [],
+            "draft": body.get("draft", False),
+            "user": "github-actions[bot]",
+        }
+        return 201, self._pull_json(self.pulls[number]), None
+
+    def open_pull_from(
+        self, head: str, title: str = "A change", user: str = "dev", head_repo: str | None = None
+    ) -> int:
+        """A pull request a person opened (for review mode)."""
+        number = self._id()
+        self.pulls[number] = {
+            "number": number,
+            "state": "open",
+            "title": title,
+            "body": "",
+            "head": head,
+            "base": "main",
+            "labels": [],
+            "user": user,
+            "head_repo": head_repo or f"{self.owner}/{self.name}",
+        }
+        return number
+
+    def _get_pull(self, body, query, number):
+        pr = self.pulls.get(int(number))
+        return (200, self._pull_json(pr), None) if pr else (404, {"message": "Not Found"}, None)
+
+    def _edit_pull(self, body, query, number):
+        pr = self.pulls[int(number)]
+        for key in ("title", "body", "state"):
+            if key in body:
+                pr[key] = body[key]
+        return 200, self._pull_json(pr), None
+
+    def _pull_files(self, body, query, number):
+        pr = self.pulls[int(number)]
+        base, head = self.ref(pr["base"]), self.ref(pr["head"])
+        files = []
+        for name in self.changed_files(base, head):
+            patch = self._git("diff", f"{base}...{head}", "--", name).split("\n@@", 1)
+            files.append(
+                {
+                    "filename": name,
+                    "status": "modified",
+                    "patch": "@@" + patch[1] if len(patch) > 1 else "",
+                    "sha": "0" * 40,
+                    "additions": 1,
+                    "deletions": 0,
+                    "changes": 1,
+                }
+            )
+        self._current_url = f"{self.api}/pulls/{number}/files"
+        return self._paged(files, query)
+
+    def _review_json(self, review: dict) -> dict:
+        return {
+            "id": review["id"],
+            "body": review["body"],
+            "state": "COMMENTED",
+            "user": {"login": review["user"]},
+            "commit_id": review.get("commit_id"),
+            "pull_request_url": f"{self.api}/pulls/{review['pull']}",
+        }
+
+    def _list_reviews(self, body, query, number):
+        self._current_url = f"{self.api}/pulls/{number}/reviews"
+        return self._paged([self._review_json(r) for r in self.reviews if r["pull"] == int(number)], query)
+
+    def _create_review(self, body, query, number):
+        review = {
+            "id": self._id(),
+            "pull": int(number),
+            "body": body.get("body", ""),
+            "user": "github-actions[bot]",
+            "commit_id": body.get("commit_id"),
+            "event": body.get("event"),
+        }
+        self.reviews.append(review)
+        for comment in body.get("comments", []):
+            self.review_comments.append({"id": self._id(), "review": review["id"], "pull": int(number), **comment})
+        return 200, self._review_json(review), None
+
+    def _update_review(self, body, query, number, review_id):
+        review = next(r for r in self.reviews if r["id"] == int(review_id))
+        review["body"] = body.get("body", review["body"])
+        return 200, self._review_json(review), None
+
+    def _list_review_comments(self, body, query, number):
+        items = [
+            {
+                "id": c["id"],
+                "body": c["body"],
+                "path": c["path"],
+                "line": c.get("line"),
+                "pull_request_review_id": c["review"],
+                "user": {"login": "github-actions[bot]"},
+                "url": f"{self.api}/pulls/comments/{c['id']}",
+            }
+            for c in self.review_comments
+            if c["pull"] == int(number)
+        ]
+        self._current_url = f"{self.api}/pulls/{number}/comments"
+        return self._paged(items, query)
+
+    def _delete_review_comment(self, body, query, comment_id):
+        self.review_comments = [c for c in self.review_comments if c["id"] != int(comment_id)]
+        return 204, None, None
+
+    def _create_comment(self, body, query, number):
+        comment = {
+            "id": self._id(),
+            "issue": int(number),
+            "body": body["body"],
+            "user": {"login": "github-actions[bot]"},
+        }
+        self.comments.append(comment)
+        return 201, {**comment, "url": f"{self.api}/issues/comments/{comment['id']}"}, None
+
+    def _add_labels(self, body, query, number):
+        labels = body if isinstance(body, list) else body.get("labels", [])
+        pr = self.pulls[int(number)]
+        pr["labels"] = sorted(set(pr["labels"]) | set(labels))
+        return 200, [{"name": n} for n in pr["labels"]], None
