@@ -27,7 +27,13 @@ def _parser() -> argparse.ArgumentParser:
 
     def scan_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
-        p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+        p.add_argument(
+            "--format",
+            choices=("text", "json", "sarif", "github"),
+            default="text",
+            help="output format: text, json, sarif (GitHub code scanning) or github (workflow annotations)",
+        )
+        p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
         p.add_argument("--select", type=_csv, metavar="RULES", help="only these rules (ids, names or id prefixes)")
         p.add_argument("--ignore", type=_csv, metavar="RULES", help="skip these rules, on top of the configuration")
         p.add_argument("--config", metavar="FILE", help="use this settings file instead of searching for one")
@@ -87,6 +93,10 @@ def _scan(args) -> int:
     if args.ignore:
         overrides["extra_ignore"] = args.ignore
     diff = getattr(args, "diff", False)
+    if args.output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        # Fail before any file is fixed, not after.
+        sys.stderr.write(f"hardener: error: cannot write {args.output}: its folder does not exist\n")
+        return 2
     report = run(
         args.paths,
         args.command,
@@ -96,13 +106,23 @@ def _scan(args) -> int:
         offline=args.offline,
     )
     if args.format == "json":
-        from hardener.reporters import json as json_reporter
-
-        json_reporter.render(report, diff=diff, out=sys.stdout)
+        from hardener.reporters import json as reporter
+    elif args.format == "sarif":
+        from hardener.reporters import sarif as reporter
+    elif args.format == "github":
+        from hardener.reporters import github as reporter
     else:
-        from hardener.reporters import text
-
-        text.render(report, diff=diff)
+        from hardener.reporters import text as reporter
+    if args.output is None:
+        reporter.render(report, diff=diff, out=sys.stdout)
+        return report.exit_code(diff)
+    try:
+        # newline="": the report (a patch, say) is written exactly as rendered.
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            reporter.render(report, diff=diff, out=out)
+    except OSError as exc:
+        sys.stderr.write(f"hardener: error: cannot write {args.output}: {exc.strerror or exc}\n")
+        return 2
     return report.exit_code(diff)
 
 

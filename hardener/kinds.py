@@ -41,6 +41,12 @@ _NOT_SOURCES = (
     ".rej",
     ".bak",
     ".swp",
+    # hardener's own reports, e.g. -o Dockerfile.sarif
+    ".sarif",
+    ".json",
+    ".log",
+    ".patch",
+    ".diff",
 )
 
 
