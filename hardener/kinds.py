@@ -10,6 +10,7 @@ from hardener.model import VerificationError
 
 DOCKERFILE = "dockerfile"
 COMPOSE = "compose"
+PYTHON = "python"  # modules that start containers with the docker SDK
 # Dockerfile instructions fixes may change, add or remove.
 _EDITED_INSTRUCTIONS = frozenset({"RUN", "ADD", "COPY", "USER"})
 
@@ -26,6 +27,7 @@ _PATTERNS = {
         "docker-compose.*.yml",
     ),
     DOCKERFILE: ("dockerfile", "dockerfile.*", "*.dockerfile", "containerfile", "containerfile.*", "*.containerfile"),
+    PYTHON: ("*.py",),
 }
 # Templates and notes that share a Dockerfile's name but are not Dockerfiles.
 _NOT_SOURCES = (
@@ -84,6 +86,10 @@ def parse(kind: str, text: str, path: str):
         from hardener.compose.document import ComposeDocument
 
         return ComposeDocument(text, path)
+    if kind == PYTHON:
+        from hardener.python.document import PythonDocument
+
+        return PythonDocument(text, path)
     raise ValueError(f"unknown kind {kind}")
 
 
@@ -108,6 +114,11 @@ def verify(kind: str, before, after) -> None:
         )
         if untouched(before) != untouched(after) or copies(before) - copies(after):
             raise VerificationError("an instruction no fix touches changed")
+    elif kind == PYTHON:
+        try:
+            compile(after.text, after.path, "exec")
+        except SyntaxError as exc:
+            raise VerificationError(f"the fixed module does not compile: {exc.msg} (line {exc.lineno})") from None
     elif kind == COMPOSE:
         if set(before.anchors) != set(after.anchors) or len(before.aliases) != len(after.aliases):
             raise VerificationError("an anchor or alias changed")

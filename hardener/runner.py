@@ -7,8 +7,9 @@ from pathlib import Path
 
 from hardener.config import Config, ConfigFinder
 from hardener.discovery import Target, discover
-from hardener.kinds import COMPOSE
+from hardener.kinds import COMPOSE, PYTHON
 from hardener.model import AppliedFix, Finding, InputError, Skip
+from hardener.python.document import imports_docker
 
 
 @dataclass
@@ -91,6 +92,8 @@ def run(
     sources = [_read(target, config_for) for target in targets]
     digests = _digests(sources, config_for, paths, offline, report, engine)
     for target, (source, config, error) in zip(targets, sources, strict=True):
+        if source is None and error is None:
+            continue
         if error is not None:
             report.files.append(FileOutcome(target, error=error))
         else:
@@ -103,7 +106,10 @@ def _read(target: Target, config_for):
     from hardener.files import read_source
 
     try:
-        return read_source(target.path), config_for(target.path), None
+        source = read_source(target.path)
+        if target.kind == PYTHON and not imports_docker(source.text):
+            return None, None, None  # not about containers: not part of the run
+        return source, config_for(target.path), None
     except InputError as exc:
         exc.path = exc.path or target.path
         return None, None, exc
@@ -113,7 +119,7 @@ def _digests(sources, config_for, paths, offline: bool, report, engine) -> dict:
     """Resolve, once for the run, every image reference the pin rules will need."""
     keys: set[str] = set()
     for source, config, error in sources:
-        if error is None:
+        if source is not None and error is None:
             try:
                 keys |= engine.image_references(source.text, source.path, config)
             except InputError:

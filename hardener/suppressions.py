@@ -41,3 +41,20 @@ def is_suppressed(document, finding, rule) -> bool:
         if parsed and not parsed[1] and _silences(parsed[0], parsed[2], rule):
             return True
     return False
+
+
+def comments_around(index, line: int) -> tuple[str, ...]:
+    """For line-comment languages (YAML, Python): the comment at the end of a line and the block above it."""
+    found = []
+    text = index.line_text(line) if 0 < line <= index.line_count else ""
+    if " #" in text:
+        found.append(text[text.index(" #") + 1 :].strip())
+    ln = line - 1
+    while ln >= 1 and index.line_text(ln).lstrip().startswith("#"):
+        found.append(index.line_text(ln).strip())
+        ln -= 1
+    return tuple(found)
+
+
+def whole_line_comments(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.lstrip().startswith("#")]

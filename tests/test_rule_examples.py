@@ -12,7 +12,7 @@ INVALID = [
 ]
 
 
-PATHS = {"dockerfile": "Dockerfile", "compose": "compose.yaml"}
+PATHS = {"dockerfile": "Dockerfile", "compose": "compose.yaml", "python": "start.py"}
 
 
 def _digests(example):
@@ -68,10 +68,11 @@ def test_every_rule_module_is_registered():
 
     import hardener.rules.compose
     import hardener.rules.dockerfile
+    import hardener.rules.python
 
     modules = {
         m.name
-        for package in (hardener.rules.dockerfile, hardener.rules.compose)
+        for package in (hardener.rules.dockerfile, hardener.rules.compose, hardener.rules.python)
         for m in pkgutil.iter_modules(package.__path__)
     }
     registered = {r.__module__.rsplit(".", 1)[-1] for r in ALL_RULES}

@@ -293,19 +293,15 @@ class ComposeDocument:
     @cached_property
     def comment_lines(self) -> list[str]:
         """Whole-line comments, for file-wide pragmas."""
-        return [line.strip() for line in self.text.splitlines() if line.lstrip().startswith("#")]
+        from hardener.suppressions import whole_line_comments
+
+        return whole_line_comments(self.text)
 
     def comments_for(self, line: int) -> tuple[str, ...]:
         """Comments above a line (a contiguous block) and at the end of the line itself."""
-        found = []
-        text = self.index.line_text(line) if 0 < line <= self.index.line_count else ""
-        if " #" in text:
-            found.append(text[text.index(" #") + 1 :].strip())
-        ln = line - 1
-        while ln >= 1 and self.index.line_text(ln).lstrip().startswith("#"):
-            found.append(self.index.line_text(ln).strip())
-            ln -= 1
-        return tuple(found)
+        from hardener.suppressions import comments_around
+
+        return comments_around(self.index, line)
 
     def anchor_users(self, node: Node) -> list[Service]:
         """Services that merge the given anchored mapping."""

@@ -29,6 +29,15 @@ from hardener.rules.dockerfile.root_user import RootUser
 from hardener.rules.dockerfile.secret_in_build_config import SecretInBuildConfig
 from hardener.rules.dockerfile.sudo_in_run import SudoInRun
 from hardener.rules.dockerfile.untrusted_base_registry import UntrustedBaseRegistry
+from hardener.rules.python.sdk_capabilities_not_dropped import SdkCapabilitiesNotDropped
+from hardener.rules.python.sdk_docker_socket_volume import SdkDockerSocketVolume
+from hardener.rules.python.sdk_host_namespace import SdkHostNamespace
+from hardener.rules.python.sdk_image_not_pinned import SdkImageNotPinned
+from hardener.rules.python.sdk_missing_no_new_privileges import SdkMissingNoNewPrivileges
+from hardener.rules.python.sdk_missing_resource_limits import SdkMissingResourceLimits
+from hardener.rules.python.sdk_privileged_container import SdkPrivilegedContainer
+from hardener.rules.python.sdk_runs_as_root import SdkRunsAsRoot
+from hardener.rules.python.sdk_writable_root_filesystem import SdkWritableRootFilesystem
 
 ALL_RULES: tuple[type[Rule], ...] = tuple(
     sorted(
@@ -58,6 +67,15 @@ ALL_RULES: tuple[type[Rule], ...] = tuple(
             SecurityProfileDisabled,
             DatabasePortOnAllInterfaces,
             SensitiveHostMount,
+            SdkMissingNoNewPrivileges,
+            SdkCapabilitiesNotDropped,
+            SdkMissingResourceLimits,
+            SdkWritableRootFilesystem,
+            SdkRunsAsRoot,
+            SdkImageNotPinned,
+            SdkPrivilegedContainer,
+            SdkHostNamespace,
+            SdkDockerSocketVolume,
         ),
         key=lambda r: r.id,
     )

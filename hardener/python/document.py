@@ -1,0 +1,243 @@
+"""Calls that start containers with the docker SDK, located in a Python module.
+
+libcst parses the module losslessly; this module only finds the calls
+(`<client>.containers.run(...)` / `.create(...)`) on clients made by
+`docker.from_env()`, `docker.DockerClient(...)` or `docker.client.from_env()`,
+following imports with aliases, simple assignments, functions that return a
+client and parameters annotated as `docker.DockerClient`. Unknown objects are
+not guessed at. Fixes are still text edits at exact offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from hardener.model import InputError
+from hardener.textedit import LineIndex, detect_eol
+
+_IMPORTS_DOCKER = re.compile(r"^[ \t]*(?:import[ \t]+docker\b|from[ \t]+docker\b)", re.M)
+_CONSTRUCTORS = ("from_env", "DockerClient", "client.from_env", "client.DockerClient")
+CONTAINER_METHODS = ("run", "create")
+
+
+def imports_docker(text: str) -> bool:
+    """The fast path: only modules that import docker are parsed."""
+    return bool(_IMPORTS_DOCKER.search(text))
+
+
+@dataclass
+class Argument:
+    name: str | None  # keyword name, None for positional
+    value: object  # the libcst expression
+    start: int  # offsets of the whole argument in the text
+    end: int
+    line: int
+    column: int
+    has_comma: bool
+    star: str = ""  # "*" or "**"
+
+
+@dataclass
+class SdkCall:
+    method: str  # run or create
+    line: int
+    start: int  # offsets of the call
+    end: int
+    arguments: list[Argument] = field(default_factory=list)
+
+    def keyword(self, name: str) -> Argument | None:
+        return next((a for a in self.arguments if a.name == name), None)
+
+    @property
+    def has_star_kwargs(self) -> bool:
+        return any(a.star == "**" for a in self.arguments)
+
+    @property
+    def image_argument(self) -> Argument | None:
+        keyword = self.keyword("image")
+        if keyword is not None:
+            return keyword
+        positional = [a for a in self.arguments if a.name is None and not a.star]
+        return positional[0] if positional else None
+
+
+class PythonDocument:
+    def __init__(self, text: str, path: str = "module.py"):
+        self.text = text
+        self.path = path
+        self.index = LineIndex(text)
+        self.eol = detect_eol(text)
+        self.calls: list[SdkCall] = []
+        self.quote = '"' if text.count('"') >= text.count("'") else "'"
+        if imports_docker(text):
+            self._parse()
+
+    @property
+    def comment_lines(self) -> list[str]:
+        from hardener.suppressions import whole_line_comments
+
+        return whole_line_comments(self.text)
+
+    def comments_for(self, line: int) -> tuple[str, ...]:
+        """`# hardener: ignore=HD302` above the call, or at the end of its first line."""
+        from hardener.suppressions import comments_around
+
+        return comments_around(self.index, line)
+
+    # -- offsets: libcst gives byte spans; edits use character offsets ---------------
+    def _char_offset(self, byte_offset: int) -> int:
+        if self._ascii:
+            return byte_offset
+        return len(self._encoded[:byte_offset].decode("utf-8", errors="ignore"))
+
+    def _parse(self) -> None:
+        import libcst as cst
+        from libcst.metadata import ByteSpanPositionProvider, MetadataWrapper, PositionProvider
+
+        try:
+            module = cst.parse_module(self.text)
+        except cst.ParserSyntaxError as exc:
+            raise InputError(f"invalid Python: {exc.message}", exc.raw_line, self.path) from None
+        self._encoded = self.text.encode("utf-8")
+        self._ascii = len(self._encoded) == len(self.text)
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        spans = wrapper.resolve(ByteSpanPositionProvider)
+        positions = wrapper.resolve(PositionProvider)
+        finder = _CallFinder()
+        wrapper.visit(finder)
+        for call, method in finder.calls:
+            span = spans[call]
+            start = self._char_offset(span.start)
+            sdk = SdkCall(method, positions[call].start.line, start, self._char_offset(span.start + span.length))
+            for arg in call.args:
+                arg_span = spans[arg]
+                sdk.arguments.append(
+                    Argument(
+                        name=arg.keyword.value if arg.keyword is not None else None,
+                        value=arg.value,
+                        start=self._char_offset(arg_span.start),
+                        end=self._char_offset(arg_span.start + arg_span.length),
+                        line=positions[arg].start.line,
+                        column=positions[arg].start.column,
+                        has_comma=isinstance(arg.comma, cst.Comma),
+                        star=arg.star if isinstance(arg.star, str) else "",
+                    )
+                )
+            self.calls.append(sdk)
+        self._spans = spans
+
+    def span_of(self, node) -> tuple[int, int]:
+        span = self._spans[node]
+        return self._char_offset(span.start), self._char_offset(span.start + span.length)
+
+
+def _dotted(node) -> str | None:
+    """a.b.c for Name/Attribute chains, else None."""
+    import libcst as cst
+
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+class _CallFinder:
+    """Collects docker SDK container calls; built lazily so libcst loads only when needed."""
+
+    def __new__(cls):
+        import libcst as cst
+
+        class Finder(cst.CSTVisitor):
+            def __init__(self):
+                super().__init__()
+                self.modules: set[str] = set()  # names bound to the docker module
+                self.constructors: set[str] = set()  # names bound to from_env / DockerClient
+                self.clients: set[str] = set()  # dotted names holding a client
+                self.collections: set[str] = set()  # dotted names holding client.containers
+                self.factories: set[str] = set()  # functions returning a client
+                self.calls: list = []
+                self._function: list = []
+
+            # imports
+            def visit_Import(self, node):
+                for alias in node.names:
+                    if _dotted(alias.name) in ("docker", "docker.client"):
+                        name = alias.asname.name.value if alias.asname else "docker"
+                        self.modules.add(name)
+
+            def visit_ImportFrom(self, node):
+                module = _dotted(node.module) if node.module else None
+                if module not in ("docker", "docker.client") or isinstance(node.names, cst.ImportStar):
+                    return
+                for alias in node.names:
+                    name = alias.name.value
+                    bound = alias.asname.name.value if alias.asname else name
+                    if name in ("from_env", "DockerClient"):
+                        self.constructors.add(bound)
+                    elif name == "client":
+                        self.modules.add(bound)
+
+            # what an expression is
+            def is_client(self, node) -> bool:
+                if isinstance(node, cst.Call):
+                    func = _dotted(node.func)
+                    if func is None:
+                        return False
+                    if func in self.constructors or func in self.factories:
+                        return True
+                    head, _, rest = func.partition(".")
+                    return head in self.modules and rest in _CONSTRUCTORS
+                name = _dotted(node)
+                return name is not None and name in self.clients
+
+            def is_collection(self, node) -> bool:
+                if isinstance(node, cst.Attribute) and node.attr.value == "containers":
+                    return self.is_client(node.value)
+                name = _dotted(node)
+                return name is not None and name in self.collections
+
+            # bindings, in source order
+            def visit_Assign(self, node):
+                self._bind([t.target for t in node.targets], node.value)
+
+            def visit_AnnAssign(self, node):
+                if node.value is not None:
+                    self._bind([node.target], node.value)
+
+            def _bind(self, targets, value):
+                for target in targets:
+                    name = _dotted(target)
+                    if name is None:
+                        continue
+                    if self.is_client(value):
+                        self.clients.add(name)
+                    elif self.is_collection(value):
+                        self.collections.add(name)
+
+            def visit_FunctionDef(self, node):
+                self._function.append(node.name.value)
+                for param in [*node.params.params, *node.params.kwonly_params]:
+                    annotation = _dotted(param.annotation.annotation) if param.annotation else None
+                    if annotation and annotation.rsplit(".", 1)[-1] == "DockerClient":
+                        self.clients.add(param.name.value)
+
+            def leave_FunctionDef(self, original_node):
+                self._function.pop()
+
+            def visit_Return(self, node):
+                if self._function and node.value is not None and self.is_client(node.value):
+                    self.factories.add(self._function[-1])
+
+            def visit_Call(self, node):
+                func = node.func
+                if (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value in CONTAINER_METHODS
+                    and self.is_collection(func.value)
+                ):
+                    self.calls.append((node, func.attr.value))
+
+        return Finder()

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from hardener.model import Severity
+from hardener.python.edits import literal
+from hardener.rules.base import Example, Rule
+from hardener.rules.compose.docker_socket_mounted import SOCKETS
+
+
+class SdkDockerSocketVolume(Rule):
+    id = "HD312"
+    name = "sdk-docker-socket-volume"
+    kind = "python"
+    summary = "Do not mount the Docker socket into containers started from Python"
+    severity = Severity.ERROR
+    rationale = "As in compose (HD211): whoever reaches the Docker socket controls the host."
+    references = ("CIS Docker Benchmark v1.6 5.32",)
+    valid = ('import docker\ndocker.from_env().containers.run("x", volumes={"data": {"bind": "/data"}})\n',)
+    invalid = (
+        Example(
+            'import docker\ndocker.from_env().containers.run("x", volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock"}})\n'
+        ),
+        Example(
+            'import docker\ndocker.from_env().containers.run("x", volumes=["/var/run/docker.sock:/var/run/docker.sock:ro"])\n'
+        ),
+    )
+
+    def check(self, document, context):
+        for call in document.calls:
+            argument = call.keyword("volumes")
+            volumes = literal(argument.value) if argument is not None else None
+            sources = list(volumes) if isinstance(volumes, dict) else [str(v).split(":")[0] for v in volumes or []]
+            if any(s.rstrip("/") in SOCKETS for s in sources):
+                yield self.finding(argument.line, f"containers.{call.method}() mounts the container engine's socket")

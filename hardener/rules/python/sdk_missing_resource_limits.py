@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from hardener.model import Severity, Tier
+from hardener.python.fixes import plan_edits
+from hardener.rules.base import Example, Rule
+
+_CPU = ("nano_cpus", "cpu_quota", "cpu_count", "cpuset_cpus")
+
+
+class SdkMissingResourceLimits(Rule):
+    id = "HD303"
+    name = "sdk-missing-resource-limits"
+    kind = "python"
+    summary = "Limit the memory, CPU and process count of containers started from Python"
+    severity = Severity.WARNING
+    tier = Tier.BEHAVIOUR_CHANGING
+    rationale = (
+        "As in compose (HD203): the fix adds the missing `mem_limit`, `nano_cpus` and `pids_limit` from "
+        "`memory-limit`, `cpu-limit` and `pids-limit`, and never changes a limit that is set. Check the values "
+        "against what the container really uses."
+    )
+    references = ("CIS Docker Benchmark v1.6 5.11", "CIS Docker Benchmark v1.6 5.12", "CIS Docker Benchmark v1.6 5.29")
+    valid = ('import docker\ndocker.from_env().containers.run("x", mem_limit="1g", nano_cpus=10**9, pids_limit=50)\n',)
+    invalid = (
+        Example(
+            'import docker\ndocker.from_env().containers.run("x", mem_limit="1g")\n',
+            'import docker\ndocker.from_env().containers.run("x", mem_limit="1g", nano_cpus=500000000, pids_limit=256)\n',
+        ),
+    )
+
+    def check(self, document, context):
+        config = context.config
+        for call in document.calls:
+            wanted = {}
+            if call.keyword("mem_limit") is None:
+                wanted["mem_limit"] = config.memory_limit
+            if not any(call.keyword(k) is not None for k in _CPU):
+                wanted["nano_cpus"] = int(float(config.cpu_limit) * 1_000_000_000)
+            if call.keyword("pids_limit") is None:
+                wanted["pids_limit"] = config.pids_limit
+            if not wanted:
+                continue
+            edits, reason = plan_edits(document, call, scalars=wanted)
+            yield self.finding(
+                call.line,
+                f"containers.{call.method}() sets no {', '.join(wanted)}",
+                edits=edits,
+                description="limited " + ", ".join(f"{k}={v}" for k, v in wanted.items()),
+                fix_unavailable=reason,
+                scope=(call.start, call.end),
+            )
