@@ -7,6 +7,7 @@ and inserted at exact offsets. Nothing is re-serialised.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ def detect_style(document) -> YamlStyle:
                     dash = dash_column(text, value.items[0], document)
                     if dash is not None:
                         offsets[dash - key.column] += 1
-                if value.kind == "seq" and value.items:
+                if value.kind == "seq" and value.items and key.value != "<<":
                     sequences[value.flow] += 1
                 walk(value)
         elif node.kind == "seq":
@@ -110,19 +111,14 @@ def _insert_lines(document, at: int, lines: list[str]) -> Edit:
 def add_keys(document, mapping, entries: dict, style: YamlStyle) -> Edit | None:
     """Add keys at the end of a mapping (block or flow)."""
     if mapping.flow or not mapping.items:
-        close = mapping.end - 1
-        if mapping.kind != "map" or document.text[close : close + 1] != "}":
+        if mapping.kind != "map" or document.text[mapping.end - 1 : mapping.end] != "}":
             return None
         text = ", ".join(f"{k}: {render_flow(v)}" for k, v in entries.items())
-        return Edit.insert(close, (", " if mapping.items else "") + text)
+        return _flow_insert(document, mapping, [item for _, item in mapping.items], text)
     column = mapping.items[0][0].column
-    last_value = mapping.items[-1][1]
-    if last_value.kind == "scalar" and last_value.style in ("|", ">") and _keeps_trailing_lines(document, last_value):
-        at = last_value.end
-    else:
-        at = _after_line(
-            document, document.content_end(last_value) if _has_content(last_value) else mapping.items[-1][0].end
-        )
+    at = _block_end(document, mapping.items[-1][1], mapping.items[-1][0])
+    if at is None:
+        return None
     lines: list[str] = []
     for key, value in entries.items():
         lines += render_block(key, value, column, style)
@@ -132,15 +128,44 @@ def add_keys(document, mapping, entries: dict, style: YamlStyle) -> Edit | None:
 def append_items(document, sequence, items: list[str]) -> Edit | None:
     """Append items to a sequence (block or flow)."""
     if sequence.flow or not sequence.items:
-        close = sequence.end - 1
-        if sequence.kind != "seq" or document.text[close : close + 1] != "]":
+        if sequence.kind != "seq" or document.text[sequence.end - 1 : sequence.end] != "]":
             return None
-        return Edit.insert(close, (", " if sequence.items else "") + ", ".join(items))
+        return _flow_insert(document, sequence, sequence.items, ", ".join(items))
     dash = dash_column(document.text, sequence.items[0], document)
     if dash is None:
         return None
-    at = _after_line(document, document.content_end(sequence.items[-1]))
-    return _insert_lines(document, at, [f"{' ' * dash}- {item}" for item in items])
+    gap = max(1, sequence.items[0].column - dash - 1)  # "-   item" keeps its spacing
+    at = _block_end(document, sequence.items[-1], None)
+    if at is None:
+        return None
+    return _insert_lines(document, at, [f"{' ' * dash}-{' ' * gap}{item}" for item in items])
+
+
+def _flow_insert(document, collection, items, text: str) -> Edit:
+    """Insert into [..] or {..} right after the last item, keeping the author's spacing and a trailing comma."""
+    if not items:
+        return Edit.insert(collection.end - 1, text)
+    last_end = items[-1].end
+    after = document.text[last_end : collection.end - 1]
+    comma = after.find(",")
+    if comma != -1 and "#" not in after[:comma]:
+        return Edit.insert(last_end + comma + 1, f" {text},")  # a trailing comma stays trailing
+    return Edit.insert(last_end, f", {text}")
+
+
+def _block_end(document, last_value, last_key) -> int | None:
+    """Where new lines go after a block collection's last value (None: nowhere safe)."""
+    innermost = last_value
+    while innermost.kind in ("map", "seq") and not innermost.flow and innermost.items:
+        innermost = innermost.items[-1][1] if innermost.kind == "map" else innermost.items[-1]
+    if innermost.kind == "scalar" and innermost.style in ("|", ">") and _keeps_trailing_lines(document, innermost):
+        # A "keep" block scalar owns its trailing blank lines: insert after all of them.
+        if not document.text.endswith("\n") and innermost.end >= len(document.text):
+            return None
+        return innermost.end
+    if _has_content(last_value):
+        return _after_line(document, document.content_end(last_value))
+    return _after_line(document, last_key.end) if last_key is not None else None
 
 
 def replace_node(node, text: str) -> Edit:
@@ -152,5 +177,6 @@ def _has_content(node) -> bool:
 
 
 def _keeps_trailing_lines(document, node) -> bool:
-    header = document.text[node.start : document.text.find("\n", node.start)]
-    return "+" in header
+    """The block scalar's header has the keep indicator: |+ or >+ (with an optional indent digit)."""
+    header = document.text[node.start : document.text.find("\n", node.start)].split("#", 1)[0].strip()
+    return re.fullmatch(r"[|>](?:\+[1-9]?|[1-9]\+)", header) is not None

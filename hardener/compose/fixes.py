@@ -14,6 +14,13 @@ from hardener.compose.document import Service
 from hardener.compose.edits import add_keys, append_items
 
 
+def same_entry(value: str) -> str:
+    """Entries Compose treats alike: CAP_CHOWN is CHOWN, /var/run/ is /var/run, case aside."""
+    value = value.strip().upper()
+    value = value[4:] if value.startswith("CAP_") else value
+    return value.rstrip("/") or value
+
+
 def _why_not_editable(service) -> str | None:
     if service.is_alias:
         return f"the service is an alias (*{service.node.value}) of a mapping other services may share"
@@ -37,10 +44,12 @@ def ensure_lists(document, service, wanted: dict[str, list[str]], style, scalars
             value = own[1]
             if value.kind == "alias":
                 return [], f"`{key}` is an alias (*{value.value}) shared with other services"
+            if value.tag:
+                return [], f"`{key}` carries the tag {value.tag}, which changes what Compose does with it"
             if value.kind != "seq":
                 return [], f"`{key}` is not a list"
-            present = {(i.text_value or "").upper() for i in value.items}
-            missing = [i for i in items if i.upper() not in present]
+            present = {same_entry(i.text_value or "") for i in value.items}
+            missing = [i for i in items if same_entry(i) not in present]
             if missing:
                 edit = append_items(document, value, [style.word(i) for i in missing])
                 if edit is None:
@@ -50,15 +59,18 @@ def ensure_lists(document, service, wanted: dict[str, list[str]], style, scalars
         inherited = service.get(key)
         entries: list[str] = []
         if inherited is not None:
-            if inherited.resolved.kind != "seq":
-                return [], f"`{key}` comes from an anchor and is not a list"
+            if inherited.resolved.kind != "seq" or inherited.resolved.tag:
+                return [], f"`{key}` comes from an anchor and is not a plain list"
             for item in inherited.resolved.items:
                 raw = document.text[item.start : item.end]
-                if "\n" in raw:
-                    return [], f"`{key}` comes from an anchor with multi-line items"
+                if "\n" in raw or item.kind == "alias" or item.anchor:
+                    return (
+                        [],
+                        f"`{key}` comes from an anchor with items hardener cannot copy (aliases, anchors, multi-line)",
+                    )
                 entries.append(raw)
-        present = {e.strip("'\"").upper() for e in entries}
-        entries += [style.word(i) for i in items if i.upper() not in present]
+        present = {same_entry(e.strip("'\"")) for e in entries}
+        entries += [style.word(i) for i in items if same_entry(i) not in present]
         new_keys[key] = entries
     if new_keys:
         edit = add_keys(document, service.mapping, new_keys, style)
@@ -113,14 +125,23 @@ class Plan:
 def apply_plan(document, service, plan: Plan, config, plan_for):
     """Edits for a plan, the reason there are none, and the model paths they own.
 
-    With `anchor-fixes = "shared"`, a service that merges one anchored mapping
-    gets the change in that mapping instead, when every service merging it
-    needs exactly the same change (`plan_for(other)`).
+    A change to a service's mapping reaches every service that shares it (an
+    alias, a merge, an `extends`), so it is made only when each of them needs
+    exactly the same change (`plan_for(other)`). With `anchor-fixes = "shared"`,
+    a service that merges one anchored mapping gets the change in that mapping
+    instead, under the same condition.
     """
-    target, owners = service, [service]
+    if document.extends_other_file(service):
+        return [], "the service extends a service in another file, whose settings hardener cannot see", ()
+    owners = document.sharers(service.mapping)
+    different = [u.name for u in owners if u is not service and plan_for(u) != plan]
+    if different:
+        names = ", ".join(different[:3]) + (" ..." if len(different) > 3 else "")
+        return [], f"its settings are shared with {names} (anchor, alias or extends), which need a different change", ()
+    target = service
     if config.anchor_fixes == "shared" and not service.is_alias:
         sources = service.node.merge_sources()
-        users = document.anchor_users(sources[0]) if len(sources) == 1 else []
+        users = document.sharers(sources[0]) if len(sources) == 1 else []
         if users and all(plan_for(user) == plan for user in users):
             target = Service(service.name, service.key, sources[0])
             owners = users
@@ -132,8 +153,8 @@ def apply_plan(document, service, plan: Plan, config, plan_for):
             document, target, {k: list(v) for k, v in plan.lists}, document.style, dict(plan.scalars)
         )
     owns = tuple(path for owner in owners for path in document.owned_keys(owner, *plan.keys))
-    if target is not service:
-        # Compose keeps x- fields in its model: the anchor's own place changes too.
-        where = document.path_of(target.node)
+    if target is not service or target.mapping.anchor:
+        # Compose keeps x- fields in its model: an anchored mapping's own place changes too.
+        where = document.path_of(target.mapping)
         owns += tuple(f"{where}.{key}" for key in plan.keys) if where else ()
     return edits, reason, owns

@@ -22,6 +22,12 @@ def is_true(service, key: str) -> bool:
     return value is not None and value.lower() in TRUE
 
 
+def maybe_true(service, key: str) -> bool:
+    """True, or set from a variable that could make it true (so hardener treats it as true)."""
+    value = service.scalar(key)
+    return value is not None and (value.lower() in TRUE or "$" in value)
+
+
 def image(service) -> str | None:
     return image_name(service.scalar("image"))
 

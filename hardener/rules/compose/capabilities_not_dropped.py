@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import image, is_true, list_values
+from hardener.compose.services import image, list_values, maybe_true
 from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
@@ -41,7 +41,7 @@ class CapabilitiesNotDropped(Rule):
     )
 
     def plan(self, service, config) -> Plan | None:
-        if is_true(service, "privileged"):
+        if maybe_true(service, "privileged"):
             return None  # privileged overrides capabilities; reported by privileged-service
         if "ALL" in (v.upper() for v in list_values(service, "cap_drop")):
             return None

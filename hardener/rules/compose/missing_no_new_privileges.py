@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import is_true, list_values
+from hardener.compose.services import list_values, maybe_true
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
 
@@ -40,7 +40,7 @@ class MissingNoNewPrivileges(Rule):
     )
 
     def plan(self, service) -> Plan | None:
-        if is_true(service, "privileged"):
+        if maybe_true(service, "privileged"):
             return None  # reported by privileged-service
         if any(_NNP.match(v) for v in list_values(service, "security_opt")):
             return None

@@ -13,11 +13,21 @@ def _literal(value: str | None) -> bool:
 
 
 def _variable_for(service: str, key: str, taken: dict[str, str], value: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", key).upper()
-    if taken.get(name, value) != value:
-        name = re.sub(r"[^A-Za-z0-9_]", "_", f"{service}_{key}").upper()
-    taken[name] = value
-    return name
+    """A valid, unused variable name; the same literal value keeps the same name."""
+    for candidate in (key, f"{service}_{key}"):
+        name = re.sub(r"[^A-Za-z0-9_]", "_", candidate).upper()
+        name = f"_{name}" if name[:1].isdigit() else name
+        if taken.setdefault(name, value) == value:
+            return name
+    n = 2
+    while taken.setdefault(f"{name}_{n}", value) != value:
+        n += 1
+    return f"{name}_{n}"
+
+
+def _double_quoted(text: str) -> str:
+    """A YAML double-quoted scalar holding text exactly."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class SecretInEnvironment(Rule):
@@ -73,13 +83,21 @@ class SecretInEnvironment(Rule):
                 if node.kind != "scalar" or id(node) in seen or not looks_secret(key) or not _literal(value):
                     continue
                 seen.add(id(node))
+                message = f"service {service.name!r} sets {key} to a literal secret"
+                if node.anchor or node.tag:
+                    yield self.finding(
+                        node.line, message, fix_unavailable="the value is anchored or tagged and may be reused"
+                    )
+                    continue
                 name = _variable_for(service.name, key, taken, value)
                 reference = f"${{{name}:?{name} must be set}}"
-                text = f'"{key}={reference}"' if in_list else f'"{reference}"'
+                text = _double_quoted(f"{key}={reference}") if in_list else f'"{reference}"'
+                # A block scalar's extent includes its line break: replace only up to its last character.
+                end = document.content_end(node) if node.style in ("|", ">") else node.end
                 yield self.finding(
                     node.line,
-                    f"service {service.name!r} sets {key} to a literal secret",
-                    edits=[Edit(node.start, node.end, text)],
+                    message,
+                    edits=[Edit(node.start, end, text)],
                     description=f"moved {key} to the variable {name}",
                     owns=(f"services.*.environment.{key}",),  # an anchored value reaches every user
                     requires=(name,),

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import image, is_true, list_values, mounts
+from hardener.compose.services import image, is_true, list_values, maybe_true, mounts
 from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
@@ -45,8 +45,8 @@ class WritableRootFilesystem(Rule):
     )
 
     def plan(self, service, config) -> Plan | None:
-        if is_true(service, "read_only") or is_true(service, "privileged"):
-            return None
+        if service.get("read_only") is not None or maybe_true(service, "privileged"):
+            return None  # read_only: true is done; read_only: false is a decision
         needs = runtime_needs(image(service), config.image_capabilities)
         if needs is None or needs.writable is None:
             return Plan()  # needs a finding, but the paths to keep writable are unknown
@@ -65,6 +65,13 @@ class WritableRootFilesystem(Rule):
     def check(self, document, context):
         config = context.config
         for service in document.standalone_services:
+            if service.get("read_only") is not None and not is_true(service, "read_only"):
+                yield self.finding(
+                    service.get("read_only").line,
+                    f"service {service.name!r} has a writable root file system (read_only is set to false)",
+                    fix_unavailable="read_only: false is set on purpose",
+                )
+                continue
             plan = self.plan(service, config)
             if plan is None:
                 continue

@@ -1,0 +1,131 @@
+"""Compose cases found by adversarial review: each once crashed, broke the file or changed behaviour."""
+
+import pytest
+
+from hardener.compose import validate
+from hardener.config import Config
+from hardener.engine import fix_text
+from hardener.model import InputError
+
+UNSAFE = Config(unsafe_fixes=True, ignore=("HD207",))
+
+
+def fix(text, config=UNSAFE, tmp_path=None):
+    path = str(tmp_path / "compose.yaml") if tmp_path else "compose.yaml"
+    result = fix_text(text, path, config)
+    assert result.verification_error is None, result.verification_error
+    assert fix_text(result.fixed, path, config).fixed == result.fixed
+    if tmp_path is not None and validate.compose_command() and result.changed:
+        error, _note = validate.check(text, result.fixed, path, result.applied)
+        assert error is None, error
+    return result
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("services:\r  web:\r    image: nginx\r", "bare carriage-return"),
+        ("services:\n  web: &w\n    image: nginx:1.27\n    <<: *w\n", "a cycle"),
+        ("x-deep: " + "[" * 1200 + "]" * 1200 + "\nservices: {}\n", "nested deeper than 200"),
+    ],
+)
+def test_inputs_that_crashed_are_one_line_errors(text, message):
+    with pytest.raises(InputError, match=message):
+        fix_text(text, "compose.yaml", UNSAFE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An alias service shares its mapping: both get the same fix.
+        "services:\n  web: &base\n    image: nginx:1.27\n  web2: *base\n",
+        # A privileged service merges web's mapping: web must not get cap_drop.
+        "services:\n  web: &w\n    image: nginx:1.27\n  other:\n    <<: *w\n    privileged: true\n",
+        # extends: the child needs different settings than the base.
+        "services:\n  other:\n    image: example/x\n    deploy:\n      replicas: 1\n  base:\n    image: example/app:1\n"
+        "  web:\n    extends: base\n    mem_limit: 1g\n",
+        "services:\n  base:\n    image: nginx:1.27\n  db:\n    extends: base\n    image: postgres:16\n    volumes:\n      - ./x:/tmp\n",
+        "services:\n  base:\n    image: postgres:16\n  cache:\n    extends: base\n    image: redis:7\n"
+        "    security_opt: [no-new-privileges:false]\n",
+        # Block-scalar secrets, anchored secrets, keys that need escaping or start with a digit.
+        "services:\n  db:\n    image: postgres:16\n    environment:\n      PASSWORD: |\n        secret\n      OTHER: x\n",
+        "x-pw: &pw hunter2\nservices:\n  db:\n    image: postgres:16\n    environment:\n      PASSWORD: *pw\n",
+        "services:\n  db:\n    image: example/a\n    environment:\n      - 'API_TOKEN\\\\X=abc'\n      - '1_API_KEY=s3cret'\n",
+        # Trailing commas and spacing in flow collections.
+        "services:\n  web: { image: nginx:1.27, }\n",
+        "services:\n  web:\n    image: nginx:1.27\n    security_opt: [label:disable,]\n",
+        # Inherited list items that are aliases or anchored.
+        "x-l: &l label:disable\nx-a: &a\n  security_opt: [*l]\nservices:\n  api:\n    <<: *a\n    image: nginx:1.27\n",
+        "x-a: &a\n  security_opt: [&l label:disable]\nservices:\n  api:\n    <<: *a\n    image: nginx:1.27\n",
+        # Keep-chomped block scalars keep their trailing lines.
+        "services:\n  web:\n    image: nginx:1.27\n    labels:\n      msg: |+\n        hi\n\n\n  db:\n    image: redis:7\n",
+        # Tags change what Compose does with a value.
+        "services:\n  web:\n    image: nginx:1.27\n    security_opt: !reset []\n",
+    ],
+)
+def test_fixes_keep_the_file_valid_and_other_services_unchanged(text, tmp_path):
+    fix(text, tmp_path=tmp_path)
+
+
+def test_shared_settings_with_different_needs_are_left_alone():
+    text = "services:\n  web: &w\n    image: nginx:1.27\n  other:\n    <<: *w\n    privileged: true\n"
+    result = fix(text, Config(unsafe_fixes=True, select=("HD201", "HD202")))
+    assert result.fixed == text
+    assert any("shared with other" in s.reason for s in result.skipped)
+
+
+def test_an_extending_service_with_other_needs_keeps_its_base_unchanged():
+    text = "services:\n  base:\n    image: postgres:16\n  cache:\n    extends: base\n    image: redis:7\n"
+    result = fix(text, Config(unsafe_fixes=True, select=("HD205",)))
+    assert "user:" not in result.fixed
+
+
+def test_extends_from_another_file_is_left_alone(tmp_path):
+    text = "services:\n  web:\n    extends:\n      file: base.yaml\n      service: base\n"
+    assert fix(text, Config(unsafe_fixes=True, select=("HD203",))).fixed == text
+
+
+def test_two_different_secrets_never_share_a_variable():
+    text = (
+        "services:\n  z:\n    image: example/a\n    environment:\n      PASSWORD: one\n"
+        "  a:\n    image: example/a\n    environment:\n      Y_PASSWORD: two\n"
+        "  y:\n    image: example/a\n    environment:\n      PASSWORD: three\n"
+    )
+    out = fix(text, Config(unsafe_fixes=True, select=("HD206",))).fixed
+    import re
+
+    names = re.findall(r"\$\{(\w+):\?", out)
+    assert len(names) == len(set(names)) == 3
+
+
+def test_secret_variable_names_are_valid_and_values_never_kept():
+    text = "services:\n  db:\n    image: example/a\n    environment:\n      1_API_KEY: s3cret\n"
+    out = fix(text, Config(unsafe_fixes=True, select=("HD206",))).fixed
+    assert "${_1_API_KEY:?_1_API_KEY must be set}" in out and "s3cret" not in out
+
+
+def test_read_only_false_and_interpolated_privileged_are_respected():
+    off = "services:\n  web:\n    image: nginx:1.27\n    read_only: false\n"
+    result = fix(off, Config(unsafe_fixes=True, select=("HD204",)))
+    assert result.fixed == off and "on purpose" in result.skipped[0].reason
+    maybe = "services:\n  db:\n    image: postgres:16\n    privileged: ${PRIVILEGED:-true}\n"
+    assert fix(maybe, Config(unsafe_fixes=True, select=("HD201", "HD202", "HD204"))).fixed == maybe
+
+
+def test_near_duplicate_entries_are_recognised():
+    text = "services:\n  web:\n    image: nginx:1.27\n    cap_drop: [ALL]\n    cap_add: [CAP_CHOWN, SETGID, SETUID]\n"
+    assert fix(text, Config(unsafe_fixes=True, select=("HD202",))).fixed == text
+    ro = "services:\n  web:\n    image: nginx:1.27\n    tmpfs: [/var/run/, /tmp, /var/cache/nginx]\n"
+    assert "/var/run\n" not in fix(ro, Config(unsafe_fixes=True, select=("HD204",))).fixed
+
+
+def test_dash_spacing_and_flow_spacing_are_kept():
+    text = "services:\n  web:\n    image: nginx:1.27\n    security_opt:\n      -   label:disable\n"
+    assert fix(text, Config(select=("HD201",))).fixed.endswith(
+        "      -   label:disable\n      -   no-new-privileges:true\n"
+    )
+    flow = "services:\n  web: { image: nginx:1.27 }\n"
+    assert (
+        fix(flow, Config(select=("HD201",))).fixed
+        == "services:\n  web: { image: nginx:1.27, security_opt: [no-new-privileges:true] }\n"
+    )
