@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
             help="also apply behaviour-changing fixes",
         )
         p.add_argument(
+            "--jobs",
+            "-j",
+            type=int,
+            default=None,
+            metavar="N",
+            help="files processed in parallel (default: the number of CPUs; 1 for none)",
+        )
+        p.add_argument(
             "--offline",
             action="store_true",
             default=os.environ.get("HARDENER_OFFLINE", "") not in ("", "0", "false"),
@@ -104,6 +112,8 @@ def _scan(args) -> int:
         config_path=args.config,
         overrides=overrides,
         offline=args.offline,
+        jobs=args.jobs,
+        progress=_progress_bar(),
     )
     if args.format == "json":
         from hardener.reporters import json as reporter
@@ -124,6 +134,28 @@ def _scan(args) -> int:
         sys.stderr.write(f"hardener: error: cannot write {args.output}: {exc.strerror or exc}\n")
         return 2
     return report.exit_code(diff)
+
+
+def _progress_bar():
+    """A progress callback that draws a bar on a terminal; None elsewhere (CI logs stay quiet)."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    state = {}
+
+    def update(done: int, total: int) -> None:
+        if total < 200:
+            return  # small runs finish before a bar would help
+        if "progress" not in state:
+            from rich.progress import Progress
+
+            state["progress"] = Progress(transient=True)
+            state["progress"].start()
+            state["task"] = state["progress"].add_task("hardening", total=total)
+        state["progress"].update(state["task"], completed=done)
+        if done == total:
+            state["progress"].stop()
+
+    return update
 
 
 def _rules(fmt: str) -> int:

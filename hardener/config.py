@@ -37,6 +37,7 @@ class Config:
     # Compose: fix a merged anchor once when all its users need the same change, or each service.
     anchor_fixes: str = "per-service"
     compose_files: tuple[str, ...] = ()  # more file name patterns to read as compose files
+    compose_check: bool = True  # check every fixed compose file with Docker Compose (two runs of `config`)
     # Pinning: registries reached over plain HTTP (loopback always is), a CA bundle, the cache and a lock file.
     insecure_registries: tuple[str, ...] = ()
     registry_ca_bundle: str | None = None
@@ -51,7 +52,7 @@ class Config:
 
 
 _TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_files", "insecure_registries"}
-_BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images"}
+_BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images", "compose_check"}
 _STRING_KEYS = {"memory_limit", "cpu_limit"}
 _CHOICES = {"limits_style": ("service", "deploy"), "anchor_fixes": ("per-service", "shared")}
 

@@ -110,6 +110,9 @@ class InputError(Exception):
         self.line = line
         self.path = path
 
+    def __reduce__(self):
+        return (InputError, (self.message, self.line, self.path))
+
     def __str__(self) -> str:
         where = self.path or "<input>"
         if self.line:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def run(
     config_path: str | None = None,
     overrides: dict | None = None,
     offline: bool = False,
+    jobs: int | None = None,
+    progress=None,
 ) -> RunReport:
     """`command` is "check" or "fix"; `write` puts fixes on disk (fix without --diff)."""
     from hardener import engine
@@ -91,14 +94,48 @@ def run(
     report.errors.extend(errors)
     sources = [_read(target, config_for) for target in targets]
     digests = _digests(sources, config_for, paths, offline, report, engine)
-    for target, (source, config, error) in zip(targets, sources, strict=True):
-        if source is None and error is None:
-            continue
-        if error is not None:
-            report.files.append(FileOutcome(target, error=error))
-        else:
-            report.files.append(_one(target, source, config, command, write, digests, engine))
+    work = [(t, s, c, command, write, digests) for t, (s, c, e) in zip(targets, sources, strict=True) if s is not None]
+    errors = {id(t): e for t, (s, c, e) in zip(targets, sources, strict=True) if e is not None}
+    outcomes = iter(_process_all(work, jobs, progress))
+    for target, (source, _config, _error) in zip(targets, sources, strict=True):
+        if id(target) in errors:
+            report.files.append(FileOutcome(target, error=errors[id(target)]))
+        elif source is not None:
+            report.files.append(next(outcomes))
     return report
+
+
+# Below this many files a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 64
+
+
+def _process_all(work: list, jobs: int | None, progress) -> list[FileOutcome]:
+    """Process files, in several processes for large runs; results keep the input order."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1 and len(work) >= PARALLEL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunk = max(1, min(32, len(work) // (jobs * 8)))
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = []
+            for outcome in pool.map(_process, work, chunksize=chunk):
+                results.append(outcome)
+                if progress:
+                    progress(len(results), len(work))
+            return results
+    results = []
+    for item in work:
+        results.append(_process(item))
+        if progress:
+            progress(len(results), len(work))
+    return results
+
+
+def _process(item) -> FileOutcome:
+    from hardener import engine
+
+    target, source, config, command, write, digests = item
+    return _one(target, source, config, command, write, digests, engine)
 
 
 def _read(target: Target, config_for):
@@ -118,6 +155,8 @@ def _read(target: Target, config_for):
 def _digests(sources, config_for, paths, offline: bool, report, engine) -> dict:
     """Resolve, once for the run, every image reference the pin rules will need."""
     keys: set[str] = set()
+    if not _could_resolve(config_for(paths[0] if paths else "."), offline):
+        return {}
     for source, config, error in sources:
         if source is not None and error is None:
             try:
@@ -130,6 +169,15 @@ def _digests(sources, config_for, paths, offline: bool, report, engine) -> dict:
 
     digests, report.pinning = resolve_references(keys, config_for(paths[0] if paths else "."), offline)
     return digests
+
+
+def _could_resolve(config, offline: bool) -> bool:
+    """Offline, digests can only come from the cache or a lock file; without either, skip the pre-pass."""
+    if not offline:
+        return True
+    from hardener.registry.cache import cache_folder
+
+    return bool(config.digest_lock_file) or (cache_folder() / "digests.json").exists()
 
 
 def _one(target: Target, source, config, command: str, write: bool, digests, engine) -> FileOutcome:
@@ -146,7 +194,7 @@ def _one(target: Target, source, config, command: str, write: bool, digests, eng
         result = engine.fix_text(source.text, target.path, config, target.kind, digests)
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
-        if result.changed and target.kind == COMPOSE and not result.verification_error:
+        if result.changed and target.kind == COMPOSE and not result.verification_error and config.compose_check:
             from hardener.compose import validate
 
             error, note = validate.check(result.original, result.fixed, target.path, result.applied)

@@ -302,3 +302,16 @@ def test_malformed_pyproject_is_a_one_line_error(tmp_path, run_cli, content, mes
     write(tmp_path / "Dockerfile", HARDENED)
     result = run_cli("check", ".")
     assert result.returncode == 2 and message in result.stdout and "Traceback" not in result.stderr
+
+
+def test_parallel_runs_give_the_same_output_in_the_same_order(tmp_path, run_cli):
+    from hardener import runner
+
+    for n in range(runner.PARALLEL_THRESHOLD + 6):
+        write(tmp_path / f"svc{n:03}" / "Dockerfile", SPLIT_APT)
+    write(tmp_path / "svc007" / "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n")
+    write(tmp_path / "broken" / "Dockerfile", "FROM debian:12\nFOO bar\n")
+    serial = run_cli("check", "-j", "1", ".")
+    parallel = run_cli("check", "-j", "2", ".")
+    assert serial.stdout == parallel.stdout and serial.returncode == parallel.returncode == 2
+    assert "broken/Dockerfile:2: invalid Dockerfile" in parallel.stdout

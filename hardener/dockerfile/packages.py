@@ -96,7 +96,11 @@ class PackageCommand:
 
 
 def package_commands(script: Script) -> list[PackageCommand]:
-    found = []
+    """The package-manager commands of a script (computed once per script: several rules ask)."""
+    cached = getattr(script, "_package_commands", None)
+    if cached is not None:
+        return cached
+    script._package_commands = found = []
     for command in script.commands:
         program = command.program
         manager = MANAGERS.get(program or "")
