@@ -77,3 +77,23 @@ def test_every_rule_module_is_registered():
     }
     registered = {r.__module__.rsplit(".", 1)[-1] for r in ALL_RULES}
     assert modules == registered
+
+
+def test_the_registry_table_matches_the_rule_classes():
+    from hardener.rules import REGISTRY
+
+    assert [(e[0], e[1], e[2]) for e in REGISTRY] == [(r.id, r.name, r.kind) for r in ALL_RULES]
+    assert [e[0] for e in REGISTRY] == sorted(e[0] for e in REGISTRY)
+
+
+def test_a_dockerfile_run_loads_no_compose_or_python_rule():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom hardener.engine import check_text\ncheck_text('FROM scratch\\n')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('hardener.rules.compose.', 'hardener.rules.python.'))))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from hardener.model import InputError
 from hardener.textedit import LineIndex, detect_eol
@@ -370,24 +370,24 @@ def parse_events(text: str) -> list:
     and offsets as ruamel.yaml's parser, about 25 times faster. ruamel.yaml's
     pure-Python parser otherwise.
     """
-    if _LIBYAML is not None:
+    loader = _libyaml_loader()
+    if loader is not None:
         import yaml
 
-        return list(yaml.parse(text, Loader=_LIBYAML))
+        return list(yaml.parse(text, Loader=loader))
     from ruamel.yaml import YAML
 
     return list(YAML(typ="rt").parse(text))
 
 
+@lru_cache(maxsize=1)
 def _libyaml_loader():
+    """PyYAML's libyaml loader, looked up on first use (start-up stays light)."""
     try:
         import yaml
     except ImportError:
         return None
     return yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else None
-
-
-_LIBYAML = _libyaml_loader()
 
 
 def image_name(value: str | None) -> str | None:

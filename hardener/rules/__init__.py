@@ -1,114 +1,238 @@
-"""The rule registry: every rule, in id order, and selection by configuration."""
+"""The rule registry: every rule, in id order, and selection by configuration.
+
+Rules are listed here by id, name and module, and a module is imported only
+when its kind of file is in the run, so start-up stays light.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from hardener.config import Config
 from hardener.rules.base import Rule
-from hardener.rules.compose.capabilities_not_dropped import CapabilitiesNotDropped
-from hardener.rules.compose.database_port_on_all_interfaces import DatabasePortOnAllInterfaces
-from hardener.rules.compose.docker_socket_mounted import DockerSocketMounted
-from hardener.rules.compose.host_namespace_shared import HostNamespaceShared
-from hardener.rules.compose.image_not_pinned import ComposeImageNotPinned
-from hardener.rules.compose.missing_no_new_privileges import MissingNoNewPrivileges
-from hardener.rules.compose.missing_resource_limits import MissingResourceLimits
-from hardener.rules.compose.privileged_service import PrivilegedService
-from hardener.rules.compose.secret_in_environment import SecretInEnvironment
-from hardener.rules.compose.security_profile_disabled import SecurityProfileDisabled
-from hardener.rules.compose.sensitive_host_mount import SensitiveHostMount
-from hardener.rules.compose.service_runs_as_root import ServiceRunsAsRoot
-from hardener.rules.compose.writable_root_filesystem import WritableRootFilesystem
-from hardener.rules.dockerfile.add_instead_of_copy import AddInsteadOfCopy
-from hardener.rules.dockerfile.build_tools_in_final_stage import BuildToolsInFinalStage
-from hardener.rules.dockerfile.floating_base_image import FloatingBaseImage
-from hardener.rules.dockerfile.image_not_pinned import ImageNotPinned
-from hardener.rules.dockerfile.missing_healthcheck import MissingHealthcheck
-from hardener.rules.dockerfile.package_cache_left_in_layer import PackageCacheLeftInLayer
-from hardener.rules.dockerfile.package_install_prompts import PackageInstallPrompts
-from hardener.rules.dockerfile.package_update_in_own_layer import PackageUpdateInOwnLayer
-from hardener.rules.dockerfile.root_user import RootUser
-from hardener.rules.dockerfile.secret_in_build_config import SecretInBuildConfig
-from hardener.rules.dockerfile.sudo_in_run import SudoInRun
-from hardener.rules.dockerfile.untrusted_base_registry import UntrustedBaseRegistry
-from hardener.rules.python.sdk_capabilities_not_dropped import SdkCapabilitiesNotDropped
-from hardener.rules.python.sdk_docker_socket_volume import SdkDockerSocketVolume
-from hardener.rules.python.sdk_host_namespace import SdkHostNamespace
-from hardener.rules.python.sdk_image_not_pinned import SdkImageNotPinned
-from hardener.rules.python.sdk_missing_no_new_privileges import SdkMissingNoNewPrivileges
-from hardener.rules.python.sdk_missing_resource_limits import SdkMissingResourceLimits
-from hardener.rules.python.sdk_privileged_container import SdkPrivilegedContainer
-from hardener.rules.python.sdk_runs_as_root import SdkRunsAsRoot
-from hardener.rules.python.sdk_writable_root_filesystem import SdkWritableRootFilesystem
 
-ALL_RULES: tuple[type[Rule], ...] = tuple(
-    sorted(
-        (
-            RootUser,
-            PackageUpdateInOwnLayer,
-            PackageInstallPrompts,
-            PackageCacheLeftInLayer,
-            AddInsteadOfCopy,
-            FloatingBaseImage,
-            SecretInBuildConfig,
-            SudoInRun,
-            MissingHealthcheck,
-            BuildToolsInFinalStage,
-            UntrustedBaseRegistry,
-            ImageNotPinned,
-            ComposeImageNotPinned,
-            MissingNoNewPrivileges,
-            CapabilitiesNotDropped,
-            MissingResourceLimits,
-            WritableRootFilesystem,
-            ServiceRunsAsRoot,
-            SecretInEnvironment,
-            PrivilegedService,
-            DockerSocketMounted,
-            HostNamespaceShared,
-            SecurityProfileDisabled,
-            DatabasePortOnAllInterfaces,
-            SensitiveHostMount,
-            SdkMissingNoNewPrivileges,
-            SdkCapabilitiesNotDropped,
-            SdkMissingResourceLimits,
-            SdkWritableRootFilesystem,
-            SdkRunsAsRoot,
-            SdkImageNotPinned,
-            SdkPrivilegedContainer,
-            SdkHostNamespace,
-            SdkDockerSocketVolume,
-        ),
-        key=lambda r: r.id,
-    )
+# (id, name, kind, module, class[, the setting without which the rule is off])
+REGISTRY: tuple[tuple[str, ...], ...] = (
+    ("HD101", "root-user", "dockerfile", "hardener.rules.dockerfile.root_user", "RootUser"),
+    (
+        "HD102",
+        "package-update-in-own-layer",
+        "dockerfile",
+        "hardener.rules.dockerfile.package_update_in_own_layer",
+        "PackageUpdateInOwnLayer",
+    ),
+    (
+        "HD103",
+        "package-install-prompts",
+        "dockerfile",
+        "hardener.rules.dockerfile.package_install_prompts",
+        "PackageInstallPrompts",
+    ),
+    (
+        "HD104",
+        "package-cache-left-in-layer",
+        "dockerfile",
+        "hardener.rules.dockerfile.package_cache_left_in_layer",
+        "PackageCacheLeftInLayer",
+    ),
+    ("HD105", "add-instead-of-copy", "dockerfile", "hardener.rules.dockerfile.add_instead_of_copy", "AddInsteadOfCopy"),
+    (
+        "HD106",
+        "floating-base-image",
+        "dockerfile",
+        "hardener.rules.dockerfile.floating_base_image",
+        "FloatingBaseImage",
+    ),
+    (
+        "HD107",
+        "secret-in-build-config",
+        "dockerfile",
+        "hardener.rules.dockerfile.secret_in_build_config",
+        "SecretInBuildConfig",
+    ),
+    ("HD108", "sudo-in-run", "dockerfile", "hardener.rules.dockerfile.sudo_in_run", "SudoInRun"),
+    (
+        "HD109",
+        "missing-healthcheck",
+        "dockerfile",
+        "hardener.rules.dockerfile.missing_healthcheck",
+        "MissingHealthcheck",
+    ),
+    (
+        "HD110",
+        "build-tools-in-final-stage",
+        "dockerfile",
+        "hardener.rules.dockerfile.build_tools_in_final_stage",
+        "BuildToolsInFinalStage",
+    ),
+    (
+        "HD111",
+        "untrusted-base-registry",
+        "dockerfile",
+        "hardener.rules.dockerfile.untrusted_base_registry",
+        "UntrustedBaseRegistry",
+        "trusted_registries",
+    ),
+    ("HD112", "image-not-pinned", "dockerfile", "hardener.rules.dockerfile.image_not_pinned", "ImageNotPinned"),
+    (
+        "HD201",
+        "missing-no-new-privileges",
+        "compose",
+        "hardener.rules.compose.missing_no_new_privileges",
+        "MissingNoNewPrivileges",
+    ),
+    (
+        "HD202",
+        "capabilities-not-dropped",
+        "compose",
+        "hardener.rules.compose.capabilities_not_dropped",
+        "CapabilitiesNotDropped",
+    ),
+    (
+        "HD203",
+        "missing-resource-limits",
+        "compose",
+        "hardener.rules.compose.missing_resource_limits",
+        "MissingResourceLimits",
+    ),
+    (
+        "HD204",
+        "writable-root-filesystem",
+        "compose",
+        "hardener.rules.compose.writable_root_filesystem",
+        "WritableRootFilesystem",
+    ),
+    ("HD205", "service-runs-as-root", "compose", "hardener.rules.compose.service_runs_as_root", "ServiceRunsAsRoot"),
+    (
+        "HD206",
+        "secret-in-environment",
+        "compose",
+        "hardener.rules.compose.secret_in_environment",
+        "SecretInEnvironment",
+    ),
+    (
+        "HD207",
+        "compose-image-not-pinned",
+        "compose",
+        "hardener.rules.compose.image_not_pinned",
+        "ComposeImageNotPinned",
+    ),
+    ("HD210", "privileged-service", "compose", "hardener.rules.compose.privileged_service", "PrivilegedService"),
+    (
+        "HD211",
+        "docker-socket-mounted",
+        "compose",
+        "hardener.rules.compose.docker_socket_mounted",
+        "DockerSocketMounted",
+    ),
+    (
+        "HD212",
+        "host-namespace-shared",
+        "compose",
+        "hardener.rules.compose.host_namespace_shared",
+        "HostNamespaceShared",
+    ),
+    (
+        "HD213",
+        "security-profile-disabled",
+        "compose",
+        "hardener.rules.compose.security_profile_disabled",
+        "SecurityProfileDisabled",
+    ),
+    (
+        "HD214",
+        "database-port-on-all-interfaces",
+        "compose",
+        "hardener.rules.compose.database_port_on_all_interfaces",
+        "DatabasePortOnAllInterfaces",
+    ),
+    ("HD215", "sensitive-host-mount", "compose", "hardener.rules.compose.sensitive_host_mount", "SensitiveHostMount"),
+    (
+        "HD301",
+        "sdk-missing-no-new-privileges",
+        "python",
+        "hardener.rules.python.sdk_missing_no_new_privileges",
+        "SdkMissingNoNewPrivileges",
+    ),
+    (
+        "HD302",
+        "sdk-capabilities-not-dropped",
+        "python",
+        "hardener.rules.python.sdk_capabilities_not_dropped",
+        "SdkCapabilitiesNotDropped",
+    ),
+    (
+        "HD303",
+        "sdk-missing-resource-limits",
+        "python",
+        "hardener.rules.python.sdk_missing_resource_limits",
+        "SdkMissingResourceLimits",
+    ),
+    (
+        "HD304",
+        "sdk-writable-root-filesystem",
+        "python",
+        "hardener.rules.python.sdk_writable_root_filesystem",
+        "SdkWritableRootFilesystem",
+    ),
+    ("HD305", "sdk-runs-as-root", "python", "hardener.rules.python.sdk_runs_as_root", "SdkRunsAsRoot"),
+    ("HD306", "sdk-image-not-pinned", "python", "hardener.rules.python.sdk_image_not_pinned", "SdkImageNotPinned"),
+    (
+        "HD310",
+        "sdk-privileged-container",
+        "python",
+        "hardener.rules.python.sdk_privileged_container",
+        "SdkPrivilegedContainer",
+    ),
+    ("HD311", "sdk-host-namespace", "python", "hardener.rules.python.sdk_host_namespace", "SdkHostNamespace"),
+    (
+        "HD312",
+        "sdk-docker-socket-volume",
+        "python",
+        "hardener.rules.python.sdk_docker_socket_volume",
+        "SdkDockerSocketVolume",
+    ),
 )
+
+
+def _load(entry) -> type[Rule]:
+    return getattr(importlib.import_module(entry[3]), entry[4])
+
+
+def __getattr__(name: str):
+    if name == "ALL_RULES":  # every rule class, loaded on first use (listings, docs, tests)
+        return tuple(_load(entry) for entry in REGISTRY)
+    raise AttributeError(name)
+
+
+def _matches(entry, selector: str) -> bool:
+    s = selector.strip()
+    return s.upper() == "ALL" or entry[0].startswith(s.upper()) or entry[1] == s.lower()
 
 
 def rule_by_selector(selector: str) -> type[Rule] | None:
     """The rule named exactly by id or name."""
     s = selector.strip()
-    return next((r for r in ALL_RULES if r.id == s.upper() or r.name == s.lower()), None)
+    entry = next((e for e in REGISTRY if e[0] == s.upper() or e[1] == s.lower()), None)
+    return _load(entry) if entry else None
 
 
 def validate_selectors(selectors: tuple[str, ...]) -> str | None:
     """The first selector that matches no rule, if any."""
-    return next((s for s in selectors if not any(r.matches(s) for r in ALL_RULES)), None)
+    return next((s for s in selectors if not any(_matches(e, s) for e in REGISTRY)), None)
 
 
 def selected_rules(config: Config, kind: str) -> list[Rule]:
     chosen = []
-    for rule in ALL_RULES:
-        if rule.kind != kind:
+    for entry in REGISTRY:
+        if entry[2] != kind:
             continue
         if config.select:
-            if not any(rule.matches(s) for s in config.select):
+            if not any(_matches(entry, s) for s in config.select):
                 continue
-        elif not rule.enabled_by_default and not _configured(rule, config):
+        elif len(entry) > 5 and not getattr(config, entry[5]):
+            continue  # a rule that needs a setting (a list of trusted registries) is off without it
+        if any(_matches(entry, s) for s in config.ignore):
             continue
-        if any(rule.matches(s) for s in config.ignore):
-            continue
-        chosen.append(rule())
+        chosen.append(_load(entry)())
     return chosen
-
-
-def _configured(rule: type[Rule], config: Config) -> bool:
-    # The registry rule needs a list to check against.
-    return rule is UntrustedBaseRegistry and bool(config.trusted_registries)

@@ -45,8 +45,6 @@ class Rule:
     hadolint: ClassVar[tuple[str, ...]] = ()
     valid: ClassVar[tuple[str, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
-    # Rules that only run when configured (e.g. a trusted-registry list).
-    enabled_by_default: ClassVar[bool] = True
 
     def check(self, document, context: Context) -> Iterable[Finding]:
         raise NotImplementedError

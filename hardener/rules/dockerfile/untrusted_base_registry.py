@@ -18,7 +18,6 @@ class UntrustedBaseRegistry(Rule):
     )
     references = ("hadolint DL3026", "CIS Docker Benchmark v1.6 4.2")
     hadolint = ("DL3026",)
-    enabled_by_default = False
     # Examples run with every rule's default settings, where this rule is off; see tests/test_cli.py.
 
     def check(self, document, context):
