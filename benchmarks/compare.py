@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +98,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers", default=",".join(PEERS), help="peers to run, comma-separated")
-    parser.add_argument("--peer-limit", type=int, default=1000, help="largest N the slow peers (checkov, dockerfile-doctor, compose-lint) run at")
+    parser.add_argument(
+        "--peer-limit",
+        type=int,
+        default=1000,
+        help="largest N the slow peers (checkov, dockerfile-doctor, compose-lint) run at",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -113,7 +117,9 @@ def main() -> int:
 
     def row(tool, what, n, seconds, peak, runs):
         rows.append((tool, what, n, seconds, n / seconds if seconds else 0, peak, runs))
-        print(f"{tool:32} {what:16} N={n:<6} {seconds:8.2f} s {n / seconds:8.0f} files/s {peak:6.0f} MB", file=sys.stderr)
+        print(
+            f"{tool:32} {what:16} N={n:<6} {seconds:8.2f} s {n / seconds:8.0f} files/s {peak:6.0f} MB", file=sys.stderr
+        )
 
     start_version, _ = measure([*hardener, "--version"], 10, env)
     one = str(found[DOCKERFILE][0])
@@ -138,7 +144,9 @@ def main() -> int:
             row("hardener fix", "mixed", n, seconds, peak, runs)
             quick = Path(tmp) / "quick.toml"
             quick.write_text("compose-check = false\n")
-            seconds, peak = measure([*hardener, "fix", "--unsafe-fixes", "--config", str(quick), str(work)], runs, env, prepare=fresh)
+            seconds, peak = measure(
+                [*hardener, "fix", "--unsafe-fixes", "--config", str(quick), str(work)], runs, env, prepare=fresh
+            )
             row("hardener fix, compose-check off", "mixed", n, seconds, peak, runs)
             seconds, peak = measure([*hardener, "check", "--select", "HD1", str(docker_dir)], runs, env)
             row("hardener check", "Dockerfiles", n, seconds, peak, runs)
@@ -154,7 +162,7 @@ def main() -> int:
                     command = [str(binary), "-d", str(docker_dir), "--framework", "dockerfile", "--quiet", "--compact"]
                     what = "Dockerfiles"
                 elif name == "dockerfile-doctor":
-                    command = [str(binary), str(docker_dir)]
+                    command = [str(binary), *map(str, dockerfiles)]  # it does not search sub-folders
                     what = "Dockerfiles"
                 else:
                     command = [str(binary), "check", *map(str, composes)]

@@ -103,3 +103,34 @@ def _values(service, key):
     if node is None or node.resolved.kind != "seq":
         return []
     return [(i.text_value or "").upper() for i in node.resolved.items]
+
+
+def _shape(node):
+    """Every position and value of a located tree, for comparing parsers."""
+    items = node.items if node.kind == "seq" else [x for pair in node.items for x in pair]
+    return (
+        node.kind,
+        node.start,
+        node.end,
+        node.line,
+        node.column,
+        node.anchor,
+        node.flow,
+        node.style,
+        node.value,
+        node.tag,
+        [_shape(i) for i in items] if node.kind != "alias" else None,
+    )
+
+
+@pytest.mark.parametrize("path", FILES, ids=ids)
+def test_libyaml_and_ruamel_locate_the_same_tree(path, monkeypatch):
+    from hardener.compose import document as module
+
+    text = path.read_text(encoding="utf-8")
+    fast = module.ComposeDocument(text, str(path))
+    if module._libyaml_loader() is None:
+        pytest.skip("libyaml is not available: only the ruamel.yaml parser runs here")
+    monkeypatch.setattr(module, "_libyaml_loader", lambda: None)
+    slow = module.ComposeDocument(text, str(path))
+    assert _shape(fast.root) == _shape(slow.root)

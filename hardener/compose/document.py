@@ -174,7 +174,13 @@ class ComposeDocument:
             self.aliases.append(node)
             return node
         if kind == "Scalar":
-            node = Node("scalar", end=event.end_mark.index, style=event.style or None, value=event.value, **common)
+            # ruamel.yaml can place an empty value at the end of the file one past its end: clamp it.
+            end = min(event.end_mark.index, len(self.text))
+            common["start"] = min(common["start"], end)
+            value = event.value
+            if event.style == ">":
+                value = value.replace("\a", "")  # ruamel.yaml marks folds with BEL; libyaml does not
+            node = Node("scalar", end=end, style=event.style or None, value=value, **common)
         elif kind in ("MappingStart", "SequenceStart"):
             if len(self._building) >= MAX_DEPTH:
                 raise InputError(f"nested deeper than {MAX_DEPTH} levels", common["line"], self.path)
@@ -187,6 +193,10 @@ class ComposeDocument:
                 if node.kind == "map":
                     key = self._node()
                     value = self._node()
+                    if value.kind == "scalar" and value.style is None and value.value == "":
+                        # An empty value has no text: place it right after its key, whichever parser read it.
+                        value.start = value.end = key.end
+                        value.line, value.column = key.line, key.column + (key.end - key.start)
                     if key.kind == "scalar" and key.value != MERGE_KEY:
                         if key.value in seen:
                             raise InputError(
