@@ -59,6 +59,8 @@ def test_inputs_that_crashed_are_one_line_errors(text, message):
         "x-a: &a\n  security_opt: [&l label:disable]\nservices:\n  api:\n    <<: *a\n    image: nginx:1.27\n",
         # Keep-chomped block scalars keep their trailing lines.
         "services:\n  web:\n    image: nginx:1.27\n    labels:\n      msg: |+\n        hi\n\n\n  db:\n    image: redis:7\n",
+        # A volume source with ${VAR:-default}: no tmpfs over the volume.
+        "services:\n  web:\n    image: nginx:1.27\n    volumes:\n      - ${CACHE:-./cache}:/var/cache/nginx\n",
         # Tags change what Compose does with a value.
         "services:\n  web:\n    image: nginx:1.27\n    security_opt: !reset []\n",
     ],

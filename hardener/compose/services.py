@@ -32,6 +32,28 @@ def image(service) -> str | None:
     return image_name(service.scalar("image"))
 
 
+def described_image(service) -> str:
+    """How a finding names what a service runs."""
+    name = image(service)
+    return f"image `{name}`" if name else "a service built from a Dockerfile"
+
+
+def split_colons(value: str) -> list[str]:
+    """Split short syntax on ':' but not inside ${VAR:-default} interpolation."""
+    parts, depth, current = [], 0, ""
+    for i, ch in enumerate(value):
+        if ch == "{" and value[i - 1 : i] == "$":
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        if ch == ":" and not depth:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]
+
+
 @dataclass(frozen=True)
 class Mount:
     source: str | None
@@ -48,7 +70,7 @@ def mounts(service) -> list[Mount]:
     for item in node.resolved.items:
         item = item.resolved
         if item.kind == "scalar":
-            parts = item.value.split(":")
+            parts = split_colons(item.value)
             if len(parts) == 1:
                 out.append(Mount(None, parts[0], item))
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,9 @@ def cache_folder() -> Path:
     configured = os.environ.get("HARDENER_CACHE_DIR")
     if configured:
         return Path(configured)
+    if sys.platform.startswith("linux"):
+        # The XDG rule platformdirs applies on Linux, without importing it on every start.
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hardener"
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("hardener"))

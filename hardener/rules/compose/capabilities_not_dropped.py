@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import image, list_values, maybe_true
+from hardener.compose.services import described_image, image, list_values, maybe_true
 from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
@@ -61,8 +61,7 @@ class CapabilitiesNotDropped(Rule):
                 continue
             message = f"service {service.name!r} keeps Docker's default capabilities"
             if not plan.lists:
-                name = image(service)
-                what = f"image `{name}`" if name else "a service built from a Dockerfile"
+                what = described_image(service)
                 yield self.finding(
                     service.key.line,
                     message,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import image, is_true, list_values, maybe_true, mounts
+from hardener.compose.services import described_image, image, is_true, list_values, maybe_true, mounts
 from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
@@ -77,8 +77,7 @@ class WritableRootFilesystem(Rule):
                 continue
             message = f"service {service.name!r} has a writable root file system"
             if not plan.scalars:
-                name = image(service)
-                what = f"image `{name}`" if name else "a service built from a Dockerfile"
+                what = described_image(service)
                 yield self.finding(
                     service.key.line,
                     message,
