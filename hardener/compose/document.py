@@ -132,11 +132,19 @@ class ComposeDocument:
         try:
             events = parse_events(self.text)
         except Exception as exc:  # both parsers raise their own YAMLError classes
-            if not hasattr(exc, "problem_mark") and not hasattr(exc, "problem"):
+            if not _is_yaml_error(exc):
                 raise
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise InputError(f"invalid YAML: {problem}", mark.line + 1 if mark else 0, self.path) from None
+            if mark is not None:
+                line = mark.line + 1
+            elif isinstance(getattr(exc, "position", None), int):  # a reader error: a character YAML forbids
+                line = self.text.count("\n", 0, exc.position) + 1
+            else:
+                line = 0
+            problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
+            if getattr(exc, "character", None) is not None:
+                problem = f"{problem} {exc.character!r}"
+            raise InputError(f"invalid YAML: {problem}", line, self.path) from None
         documents = [i for i, e in enumerate(events) if type(e).__name__ == "DocumentStartEvent"]
         if len(documents) > 1:
             raise InputError(
@@ -371,6 +379,10 @@ def _merges(node: Node, target: Node, seen: set[int]) -> bool:
             if _merges(source, target, seen):
                 return True
     return False
+
+
+def _is_yaml_error(exc: Exception) -> bool:
+    return any(cls.__name__ == "YAMLError" for cls in type(exc).__mro__)
 
 
 def parse_events(text: str) -> list:

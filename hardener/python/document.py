@@ -95,6 +95,11 @@ class PythonDocument:
         import libcst as cst
         from libcst.metadata import ByteSpanPositionProvider, MetadataWrapper, PositionProvider
 
+        bare_cr = re.search(r"\r(?!\n)", self.text)
+        if bare_cr:
+            # Python reads a lone CR as a line break; hardener's line index does not.
+            line = self.text.count("\n", 0, bare_cr.start()) + 1
+            raise InputError("bare carriage-return line endings (old Mac style) are not supported", line, self.path)
         try:
             module = cst.parse_module(self.text)
         except cst.ParserSyntaxError as exc:

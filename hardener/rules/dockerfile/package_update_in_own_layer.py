@@ -54,7 +54,7 @@ class PackageUpdateInOwnLayer(Rule):
                         continue
                     # Only a problem when a later RUN installs with the index this layer caches.
                     if not any(
-                        c.manager == updating.manager
+                        c.manager == updating.manager and c.installs
                         for later in runs[position + 1 :]
                         if later.script is not None
                         for c in package_commands(later.script)
