@@ -31,6 +31,7 @@ SKIPPED_FOLDERS = frozenset(
 class Target:
     path: str  # as shown to the user
     kind: str
+    explicit: bool = False  # named on the command line (not found by walking a folder)
 
 
 def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[InputError]]:
@@ -48,14 +49,12 @@ def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[Inpu
             if key not in seen:
                 seen.add(key)
                 extra = config_for(os.path.dirname(given) or ".").compose_files if config_for else ()
-                targets.append(Target(given, kind_for(given, extra)))
+                targets.append(Target(given, kind_for(given, extra), explicit=True))
         elif os.path.isdir(given):
-            found = [
-                t
-                for t in _walk(given, config_for(given) if config_for else None)
-                if os.path.realpath(t.path) not in seen
-            ]
-            if not found:
+            walked, irregular = _walk(given, config_for(given) if config_for else None)
+            errors.extend(InputError("not a regular file", 0, path) for path in irregular)
+            found = [t for t in walked if os.path.realpath(t.path) not in seen]
+            if not found and not irregular:
                 errors.append(InputError("no Dockerfiles or compose files found here", 0, given))
             for t in found:
                 seen.add(os.path.realpath(t.path))
@@ -67,7 +66,8 @@ def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[Inpu
     return targets, errors
 
 
-def _walk(root: str, config) -> list[Target]:
+def _walk(root: str, config) -> tuple[list[Target], list[str]]:
+    """Matching regular files under root, and matching names that are not regular files (FIFOs, devices)."""
     specs = [(root, _spec(_gitignore_lines(root)))]
     extra_compose: tuple[str, ...] = ()
     if config is not None:
@@ -76,7 +76,7 @@ def _walk(root: str, config) -> list[Target]:
         extra_compose = config.compose_files
     specs = [(base, spec) for base, spec in specs if spec is not None]
     real_root = os.path.realpath(root)
-    found = []
+    found, irregular = [], []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
             d for d in dirs if d not in SKIPPED_FOLDERS and not _ignored(specs, os.path.join(folder, d), True)
@@ -88,13 +88,16 @@ def _walk(root: str, config) -> list[Target]:
             path = os.path.normpath(os.path.join(folder, name))
             if _ignored(specs, path, False):
                 continue
+            if not os.path.islink(path) and not os.path.isfile(path):
+                irregular.append(path)  # reading a FIFO would block forever
+                continue
             if os.path.islink(path):
                 # Follow a link only while it stays inside the folder being scanned.
                 real = os.path.realpath(path)
                 if os.path.commonpath([real, real_root]) != real_root or not os.path.isfile(real):
                     continue
             found.append(Target(path, kind))
-    return found
+    return found, irregular
 
 
 def _gitignore_lines(root: str) -> list[str]:

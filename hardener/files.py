@@ -61,6 +61,9 @@ def write_atomic(source: SourceFile, text: str) -> None:
         st = os.stat(target)
     except OSError as exc:
         raise InputError(f"cannot read before writing: {exc.strerror or exc}", 0, source.path) from None
+    if not os.access(target, os.W_OK):
+        # A rename would replace the file anyway: honour the read-only mode instead.
+        raise InputError("file is read-only; not written", 0, source.path)
     folder = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".hardener", dir=folder)
     try:

@@ -148,6 +148,8 @@ def _read(target: Target, config_for):
             return None, None, None  # not about containers: not part of the run
         return source, config_for(target.path), None
     except InputError as exc:
+        if target.kind == PYTHON and not target.explicit:
+            return None, None, None  # an unreadable or empty module found by walking is not about containers
         exc.path = exc.path or target.path
         return None, None, exc
 

@@ -17,6 +17,7 @@ from hardener.textedit import LineIndex, detect_eol
 
 MERGE_KEY = "<<"
 MAX_DEPTH = 200  # deeper nesting is refused (no compose file needs it; it guards the reader's stack)
+MAX_EXPANDED_NODES = 1_000_000  # what the file means once aliases are expanded, as Compose would
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -119,6 +120,7 @@ class ComposeDocument:
         self._sharers: dict[int, list] = {}
         self._families: dict[str, list[str]] = {}
         self.root = self._parse()
+        self._refuse_alias_bombs()
         self.services = self._services()
 
     # -- parsing -----------------------------------------------------------
@@ -225,6 +227,25 @@ class ComposeDocument:
         if node.anchor:
             self.anchors[node.anchor] = node
         return node
+
+    def _refuse_alias_bombs(self) -> None:
+        """Aliases that expand to an enormous tree (billion laughs) are refused before anything reads them."""
+        if not self.aliases or self.root is None:
+            return
+        sizes: dict[int, int] = {}
+
+        def size(node: Node) -> int:
+            node = node.resolved
+            if id(node) not in sizes:
+                sizes[id(node)] = 1  # guards against cycles (already refused while parsing)
+                children = [x for pair in node.items for x in pair] if node.kind == "map" else node.items
+                sizes[id(node)] = 1 + sum(size(child) for child in children)
+            return sizes[id(node)]
+
+        if size(self.root) > MAX_EXPANDED_NODES:
+            raise InputError(
+                f"its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)", 1, self.path
+            )
 
     def _content_end(self, node: Node) -> int:
         """Offset just past the last character of a block collection's content."""

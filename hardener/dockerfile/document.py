@@ -211,6 +211,9 @@ class DockerfileDocument:
 
         if not self.text.strip():
             raise InputError("empty file: no Dockerfile instructions", 1, self.path)
+        if "\r" in self.text and "\n" not in self.text:
+            # BuildKit would read the whole file as one line (a lone CR inside a line is only a character).
+            raise InputError("bare carriage-return line endings (old Mac style) are not supported", 1, self.path)
         try:
             commands = dockerfile.parse_string(self.text)
         except dockerfile.GoParseError as exc:
@@ -226,6 +229,10 @@ class DockerfileDocument:
             if keyword == "FROM":
                 if not c.value:
                     raise InputError("invalid Dockerfile: FROM requires an image", c.start_line, self.path)
+                if len(c.value) not in (1, 3) or (len(c.value) == 3 and c.value[1].upper() != "AS"):
+                    raise InputError(
+                        "invalid Dockerfile: FROM takes an image and optionally AS name", c.start_line, self.path
+                    )
                 seen_from = True
             elif not seen_from and keyword != "ARG":
                 raise InputError(f"invalid Dockerfile: {keyword} before the first FROM", c.start_line, self.path)

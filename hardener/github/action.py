@@ -201,9 +201,10 @@ def _repository(inputs, env):
 
 def _pull_request(inputs, actions, env, out) -> int:
     from github import GithubException
+    from requests import RequestException
 
     from hardener.github.body import render_body
-    from hardener.github.pr import BotError, explain, sync_pull_request
+    from hardener.github.pr import BotError, explain, sync_pull_request, unreachable
 
     report = _run(inputs, "fix")
     _report_files(report, inputs, actions, out)
@@ -226,6 +227,9 @@ def _pull_request(inputs, actions, env, out) -> int:
     except GithubException as exc:
         actions.error(f"hardener: {explain(exc)}")
         return 1
+    except RequestException as exc:
+        actions.error(f"hardener: {unreachable(exc)}")
+        return 1
     actions.set_output("pr-number", outcome.number or "")
     actions.set_output("pr-url", outcome.url or "")
     messages = {
@@ -244,8 +248,9 @@ def _pull_request(inputs, actions, env, out) -> int:
 
 def _review(inputs, actions, env, out) -> int:
     from github import GithubException
+    from requests import RequestException
 
-    from hardener.github.pr import explain
+    from hardener.github.pr import explain, unreachable
     from hardener.github.review import changed_lines, post_review, suggestions_for
 
     event = {}
@@ -262,6 +267,9 @@ def _review(inputs, actions, env, out) -> int:
         changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
     except GithubException as exc:
         actions.error(f"hardener: {explain(exc)}")
+        return 1
+    except RequestException as exc:
+        actions.error(f"hardener: {unreachable(exc)}")
         return 1
     from hardener.kinds import kind_of_name
 
@@ -287,6 +295,9 @@ def _review(inputs, actions, env, out) -> int:
             actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
             return 0
         actions.error(f"hardener: {explain(exc)}")
+        return 1
+    except RequestException as exc:
+        actions.error(f"hardener: {unreachable(exc)}")
         return 1
     actions.notice(f"hardener: review {operation}")
     return 1 if inputs.fail_on_findings and report.findings else 0

@@ -153,3 +153,11 @@ def explain(exc) -> str:
     if status == 401:
         return "the token was refused (401): check the `token` input."
     return f"GitHub answered HTTP {status}: {message or exc}"
+
+
+def unreachable(exc) -> str:
+    """A transport failure (retries exhausted, connection reset) as one safe sentence."""
+    kind = type(exc).__name__
+    if any(code in str(exc) for code in ("403", "429")):
+        return "GitHub's rate limit did not clear in time (retried as GitHub asked); nothing was half-made, run again later."
+    return f"could not reach GitHub ({kind}) after retrying; nothing was half-made, run again later."
