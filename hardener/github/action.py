@@ -102,6 +102,11 @@ class Actions:
                 fh.write(markdown + "\n")
 
 
+def _relative(path: str) -> str:
+    """A path as the repository names it (forward slashes, from the workspace root)."""
+    return os.path.relpath(path).replace(os.sep, "/")
+
+
 def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -142,9 +147,22 @@ def main(env=None, out=None) -> int:
     if not inputs.token:
         actions.error("hardener: no token: pass `token: ${{ secrets.GITHUB_TOKEN }}` (the default) or an App token")
         return 2
-    if inputs.mode == "pull-request":
-        return _pull_request(inputs, actions, env, out)
-    return _review(inputs, actions, env, out)
+    from github import GithubException
+    from requests import RequestException
+
+    from hardener.github.pr import BotError, explain, unreachable
+
+    try:
+        if inputs.mode == "pull-request":
+            return _pull_request(inputs, actions, env, out)
+        return _review(inputs, actions, env, out)
+    except BotError as exc:
+        actions.error(f"hardener: {exc}")
+    except GithubException as exc:
+        actions.error(f"hardener: {explain(exc)}")
+    except RequestException as exc:  # retries exhausted, connection reset
+        actions.error(f"hardener: {unreachable(exc)}")
+    return 1
 
 
 def _run(inputs: Inputs, command: str):
@@ -187,7 +205,7 @@ def _changes(report) -> dict[str, tuple[str, str]]:
     changes = {}
     for outcome in report.files:
         if outcome.changed:
-            path = os.path.relpath(outcome.target.path).replace(os.sep, "/")
+            path = _relative(outcome.target.path)
             mode = "100755" if os.access(outcome.target.path, os.X_OK) else "100644"
             text = ("\ufeff" if outcome.bom else "") + outcome.fixed
             changes[path] = (text, mode)
@@ -200,36 +218,23 @@ def _repository(inputs, env):
 
 
 def _pull_request(inputs, actions, env, out) -> int:
-    from github import GithubException
-    from requests import RequestException
-
     from hardener.github.body import render_body
-    from hardener.github.pr import BotError, explain, sync_pull_request, unreachable
+    from hardener.github.pr import sync_pull_request
 
     report = _run(inputs, "fix")
     _report_files(report, inputs, actions, out)
     changes = _changes(report)
     actions.set_output("changed-files", "\n".join(sorted(changes)))
-    try:
-        repo = _repository(inputs, env)
-        outcome = sync_pull_request(
-            repo,
-            changes,
-            body=render_body(report, lambda p: os.path.relpath(p).replace(os.sep, "/")),
-            title=inputs.pr_title,
-            branch=inputs.branch,
-            base=inputs.base_branch or repo.default_branch,
-            labels=inputs.labels,
-        )
-    except BotError as exc:
-        actions.error(f"hardener: {exc}")
-        return 1
-    except GithubException as exc:
-        actions.error(f"hardener: {explain(exc)}")
-        return 1
-    except RequestException as exc:
-        actions.error(f"hardener: {unreachable(exc)}")
-        return 1
+    repo = _repository(inputs, env)
+    outcome = sync_pull_request(
+        repo,
+        changes,
+        body=render_body(report, _relative),
+        title=inputs.pr_title,
+        branch=inputs.branch,
+        base=inputs.base_branch or repo.default_branch,
+        labels=inputs.labels,
+    )
     actions.set_output("pr-number", outcome.number or "")
     actions.set_output("pr-url", outcome.url or "")
     messages = {
@@ -248,9 +253,8 @@ def _pull_request(inputs, actions, env, out) -> int:
 
 def _review(inputs, actions, env, out) -> int:
     from github import GithubException
-    from requests import RequestException
 
-    from hardener.github.pr import explain, unreachable
+    from hardener.github.pr import explain
     from hardener.github.review import changed_lines, post_review, suggestions_for
 
     event = {}
@@ -261,16 +265,9 @@ def _review(inputs, actions, env, out) -> int:
     if not number:
         actions.error("hardener: review mode runs on pull_request events")
         return 2
-    try:
-        repo = _repository(inputs, env)
-        pull = repo.get_pull(number)
-        changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
-    except GithubException as exc:
-        actions.error(f"hardener: {explain(exc)}")
-        return 1
-    except RequestException as exc:
-        actions.error(f"hardener: {unreachable(exc)}")
-        return 1
+    repo = _repository(inputs, env)
+    pull = repo.get_pull(number)
+    changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
     from hardener.kinds import kind_of_name
 
     paths = [p for p in changed if os.path.isfile(p) and kind_of_name(os.path.basename(p)) is not None]
@@ -279,11 +276,11 @@ def _review(inputs, actions, env, out) -> int:
     if report is None:
         actions.notice("hardener: the pull request changes no Dockerfile or compose file")
         return 0
-    relevant = [o for o in report.files if os.path.relpath(o.target.path).replace(os.sep, "/") in changed]
+    relevant = [o for o in report.files if _relative(o.target.path) in changed]
     suggestions = []
     for outcome in relevant:
         if outcome.changed:
-            rel = os.path.relpath(outcome.target.path).replace(os.sep, "/")
+            rel = _relative(outcome.target.path)
             suggestions += suggestions_for(rel, outcome.original, outcome.fixed, outcome.applied, changed[rel])
     _report_files(report, inputs, actions, out)
     summary = f"hardener has {len(suggestions)} suggestion{'s' * (len(suggestions) != 1)} for the container files this pull request changes."
@@ -294,11 +291,7 @@ def _review(inputs, actions, env, out) -> int:
             # A read-only token (a pull request from a fork): annotations and the summary carry the findings.
             actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
             return 0
-        actions.error(f"hardener: {explain(exc)}")
-        return 1
-    except RequestException as exc:
-        actions.error(f"hardener: {unreachable(exc)}")
-        return 1
+        raise
     actions.notice(f"hardener: review {operation}")
     return 1 if inputs.fail_on_findings and report.findings else 0
 
