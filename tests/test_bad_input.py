@@ -83,17 +83,18 @@ SYNTAX = {
     "Dockerfile heredoc": (
         "Dockerfile",
         b"FROM debian:12\nRUN <<EOF\necho\n",
-        "Dockerfile:2: invalid Dockerfile: unterminated heredoc",
+        # The parser's own wording follows its version: the contract is file, line and kind.
+        re.compile(r"error: Dockerfile:2: invalid Dockerfile: .+"),
     ),
     "YAML tab": (
         "compose.yaml",
         b"services:\n\tweb:\n    image: nginx\n",
-        "compose.yaml:2: invalid YAML: found character that cannot start any token",
+        re.compile(r"error: compose\.yaml:2: invalid YAML: .+"),
     ),
     "YAML structure": (
         "compose.yaml",
         b"services:\n  web:\n    image: nginx\n  - x\n",
-        "compose.yaml:4: invalid YAML: did not find expected key",
+        re.compile(r"error: compose\.yaml:4: invalid YAML: .+"),
     ),
     "Python": (
         "app.py",

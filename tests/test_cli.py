@@ -160,7 +160,7 @@ BAD_INPUTS = {
     "invalid instruction": (b"FROM debian:12\nFOO bar\n", "Dockerfile:2: invalid Dockerfile: unknown instruction FOO"),
     "unterminated heredoc": (
         b"FROM debian:12\nRUN true\nRUN <<EOF\necho\n",
-        "Dockerfile:3: invalid Dockerfile: unterminated heredoc",
+        "Dockerfile:3: invalid Dockerfile: ",  # then BuildKit's own words, which change between versions
     ),
     "no FROM": (b"RUN echo hi\n", "Dockerfile:1: invalid Dockerfile: RUN before the first FROM"),
     "not UTF-8": (b"FROM debian:12\nRUN echo \xff\n", "Dockerfile:2: not UTF-8 text (byte 0xff)"),
@@ -176,8 +176,11 @@ def test_bad_input_is_one_line_exit_2_untouched(tmp_path, run_cli, data, message
     other = write(tmp_path / "ok" / "Dockerfile", SPLIT_APT)
     result = run_cli("fix", ".")
     assert result.returncode == 2
-    errors = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
-    assert errors == [f"error: {message}"]
+    [error] = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
+    if message.endswith(": "):
+        assert error.startswith(f"error: {message}") and len(error) > len(f"error: {message}")
+    else:
+        assert error == f"error: {message}"
     assert "Traceback" not in result.stderr
     assert target.read_bytes() == data
     assert other.read_text() != SPLIT_APT, "other files are still fixed"
