@@ -1,4 +1,8 @@
-"""The pull request's description: what changed, why, what to test, what was left. Pure text."""
+"""The pull request's description: what changed, why, what to test, what was left. Pure text.
+
+Paths and messages come from the repository's files: paths are code spans nothing can break out of, and
+every other value is escaped Markdown text (no HTML, links, images or mentions); see reporters/escape.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections import Counter
 
 from hardener import __version__
 from hardener.model import Tier
+from hardener.reporters.escape import md_code, md_text
 
 MARKER = "<!-- hardener:pull-request v1 -->"
 GITHUB_BODY_LIMIT = 65536
@@ -14,8 +19,13 @@ _BUDGET = GITHUB_BODY_LIMIT - 2000  # room for the closing sections
 
 
 def md(text: str) -> str:
-    """Text safe in a Markdown table cell: no pipes, no line breaks, no @mentions."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("@", "@\u200b")
+    """Text from the repository's files, rendered as itself in a table cell or list item: see escape.md_text."""
+    return md_text(text)
+
+
+def _own(text: str) -> str:
+    """hardener's own Markdown (rule advice and references) in a table cell or list item: one line, no pipes."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def what_to_test(rule) -> str:
@@ -48,7 +58,10 @@ def render_body(report, root_of=lambda path: path) -> str:
     for a in applied:
         rule = rule_by_selector(a.rule)
         refs = ", ".join(rule.references[:3]) if rule else ""
-        row = f"| `{md(root_of(a.path))}` | {a.line} | {a.rule} {a.name} | {a.tier.value} | {md(a.description)} | {md(refs)} |"
+        row = (
+            f"| {md_code(root_of(a.path), table=True)} | {a.line} | {md(a.rule)} {md(a.name)} | {a.tier.value} "
+            f"| {md(a.description)} | {_own(refs)} |"
+        )
         if size + len(row) > _BUDGET:
             break
         lines.append(row)
@@ -64,14 +77,14 @@ def render_body(report, root_of=lambda path: path) -> str:
             rule = rule_by_selector(rule_id)
             where = sorted({root_of(a.path) for a in risky if a.rule == rule_id})
             lines.append(
-                f"- **{rule_id} {rule.name}** ({count}, in {', '.join(f'`{md(w)}`' for w in where[:5])}"
-                f"{' and more' if len(where) > 5 else ''}): {md(what_to_test(rule))}"
+                f"- **{rule_id} {rule.name}** ({count}, in {', '.join(md_code(w) for w in where[:5])}"
+                f"{' and more' if len(where) > 5 else ''}): {_own(what_to_test(rule))}"
             )
 
     unpinned = [s for s in report.skipped if s.rule in ("HD112", "HD207")]
     if unpinned:
         lines += ["", "### Images not pinned", ""]
-        lines += [f"- `{md(root_of(s.path))}:{s.line}`: {md(s.reason)}" for s in unpinned[:50]]
+        lines += [f"- {md_code(f'{root_of(s.path)}:{s.line}')}: {md(s.reason)}" for s in unpinned[:50]]
 
     remaining = Counter((f.rule, f.name) for f in report.findings)
     if remaining:

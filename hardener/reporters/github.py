@@ -9,6 +9,7 @@ lines and one notice says how many were left out. `job_summary` returns the Mark
 from __future__ import annotations
 
 from hardener.model import Severity, Tier
+from hardener.reporters.escape import log_line, md_code, md_text, visible
 from hardener.reporters.sarif import relative_path
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -29,8 +30,11 @@ def escape_property(text: str) -> str:
 
 
 def command(name: str, message: str, **properties) -> str:
-    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
-    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+    """One workflow command; control characters other than line breaks are shown as escapes."""
+    props = ",".join(
+        f"{key}={escape_property(visible(value))}" for key, value in properties.items() if value is not None
+    )
+    return f"::{name}{' ' + props if props else ''}::{escape_data(visible(message, keep=chr(13) + chr(10)))}"
 
 
 def _path(path: str) -> str:
@@ -38,8 +42,8 @@ def _path(path: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    # Plain log lines must not start a new line: that could be read as a workflow command.
-    return text.replace("\r", "%0D").replace("\n", "%0A")
+    # A plain log line: one line, no escape sequences, and never read as a workflow command.
+    return log_line(text)
 
 
 def annotation(finding) -> str:
@@ -113,23 +117,8 @@ def render(report, *, diff: bool, out) -> None:
 
 
 def md_escape(text: str) -> str:
-    """Text made safe for one Markdown table cell or list item on GitHub.
-
-    Markdown punctuation is backslash-escaped (so `|` cannot end a cell, backticks cannot open code and
-    `<` cannot open HTML), line breaks become spaces, and `@` gets a zero-width space after it so that
-    no one is mentioned.
-    """
-    out = []
-    for ch in str(text):
-        if ch in "\\`|*_[]<>~":
-            out.append("\\" + ch)
-        elif ch == "@":
-            out.append("@\u200b")
-        elif ch in "\r\n":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Text made safe for one Markdown table cell or list item on GitHub (see escape.md_text)."""
+    return md_text(text)
 
 
 def _fix_cell(finding) -> str:
@@ -166,7 +155,7 @@ def job_summary(report, *, diff: bool = False, limit: int = SUMMARY_LIMIT) -> st
     sections: list[tuple[list[str], list[str], str]] = []
     if findings:
         rows = [
-            f"| {md_escape(_path(f.path))} | {f.line} | {md_escape(f.rule)} {md_escape(f.name)} | {f.severity.value} "
+            f"| {md_code(_path(f.path), table=True)} | {f.line} | {md_escape(f.rule)} {md_escape(f.name)} | {f.severity.value} "
             f"| {md_escape(f.message)} | {md_escape(_fix_cell(f))} |"
             for f in findings
         ]
@@ -174,13 +163,16 @@ def job_summary(report, *, diff: bool = False, limit: int = SUMMARY_LIMIT) -> st
         sections.append((header, rows, "findings"))
     if report.skipped:
         rows = [
-            f"- {md_escape(_path(s.path))}{f':{s.line}' if s.line else ''}: "
+            f"- {md_code(_path(s.path))}{f':{s.line}' if s.line else ''}: "
             f"{md_escape(s.rule) + ' ' if s.rule else ''}{md_escape(s.reason)}"
             for s in report.skipped
         ]
         sections.append((["### Skipped", ""], rows, "skipped items"))
     if report.all_errors:
-        rows = [f"- {md_escape(str(e))}" for e in report.all_errors]
+        rows = [
+            f"- {md_code(_path(e.path)) if e.path else '(input)'}{f':{e.line}' if e.line else ''}: {md_escape(e.message)}"
+            for e in report.all_errors
+        ]
         sections.append((["### Errors (those files were left untouched)", ""], rows, "errors"))
 
     def size(lines: list[str]) -> int:

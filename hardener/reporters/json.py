@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from hardener import __version__
+from hardener.reporters.escape import json_text
 from hardener.reporters.text import unified_diff
 from hardener.textedit import LineIndex
 
@@ -76,5 +75,5 @@ def render(report, *, diff: bool, out) -> None:
             "errors": len(report.all_errors),
         },
     }
-    json.dump(document, out, indent=2)
-    out.write("\n")
+    # Strings as found, except bytes that are not UTF-8 in a file name: those read `\xNN`.
+    out.write(json_text(document) + "\n")

@@ -9,13 +9,12 @@ is copied except a fix's own inserted text.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
-from urllib.parse import quote
 
 from hardener import __version__
 from hardener.model import Severity
+from hardener.reporters.escape import file_uri, json_text, uri_path, visible
 from hardener.textedit import LineIndex
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -45,8 +44,8 @@ def relative_path(path: str) -> tuple[str, bool]:
 def artifact_location(path: str) -> dict:
     rel, inside = relative_path(path)
     if inside:
-        return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
-    return {"uri": Path(rel).as_uri()}
+        return {"uri": uri_path(rel), "uriBaseId": SRCROOT}
+    return {"uri": file_uri(rel)}
 
 
 def _fix_tier_text(rule) -> str:
@@ -83,7 +82,8 @@ def line_hash(rule: str, path: str, text: str, occurrence: int = 1) -> str:
 
     `occurrence` tells apart identical lines with the same finding in one file, in order.
     """
-    digest = hashlib.sha256(f"{rule}\0{path}\0{text}".encode()).hexdigest()[:16]
+    # surrogatepass: a file name that is not UTF-8 (surrogate escapes) still hashes, the same way each run.
+    digest = hashlib.sha256(f"{rule}\0{path}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{digest}:{occurrence}"
 
 
@@ -112,7 +112,7 @@ def _fixes(finding, index: LineIndex, location: dict) -> list[dict]:
     ]
     return [
         {
-            "description": {"text": f"{fix.description} [{fix.tier.value} fix]"},
+            "description": {"text": visible(f"{fix.description} [{fix.tier.value} fix]")},
             "artifactChanges": [{"artifactLocation": dict(location), "replacements": replacements}],
         }
     ]
@@ -131,7 +131,7 @@ def results_for(outcome, rule_index: dict[str, int]) -> list[dict]:
         result = {
             "ruleId": finding.rule,
             "level": LEVELS[finding.severity],
-            "message": {"text": finding.message},
+            "message": {"text": visible(finding.message)},
             "locations": [
                 {
                     "physicalLocation": {
@@ -151,7 +151,7 @@ def results_for(outcome, rule_index: dict[str, int]) -> list[dict]:
         if finding.fix is not None:
             result["fixes"] = _fixes(finding, index, location)
         elif finding.fix_unavailable:
-            result["properties"] = {"fixUnavailable": finding.fix_unavailable}
+            result["properties"] = {"fixUnavailable": visible(finding.fix_unavailable)}
         results.append(result)
     return results
 
@@ -163,7 +163,7 @@ def document(report) -> dict:
     results = [r for outcome in report.files for r in results_for(outcome, rule_index)]
     notifications = []
     for error in report.all_errors:
-        notification = {"level": "error", "message": {"text": error.message}}
+        notification = {"level": "error", "message": {"text": visible(error.message)}}
         if error.path:
             physical = {"artifactLocation": artifact_location(error.path)}
             if error.line:
@@ -188,7 +188,7 @@ def document(report) -> dict:
                     }
                 },
                 "automationDetails": {"id": "hardener/"},
-                "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
+                "originalUriBaseIds": {SRCROOT: {"uri": file_uri(os.getcwd()).rstrip("/") + "/"}},
                 # Columns count characters (Python's str), not UTF-16 code units.
                 "columnKind": "unicodeCodePoints",
                 "invocations": [invocation],
@@ -200,5 +200,4 @@ def document(report) -> dict:
 
 def render(report, *, diff: bool, out) -> None:
     # `diff` changes nothing here: each result carries its own fix.
-    json.dump(document(report), out, indent=2)
-    out.write("\n")
+    out.write(json_text(document(report)) + "\n")

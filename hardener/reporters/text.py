@@ -1,4 +1,10 @@
-"""Human-readable output: one line per finding, a unified diff, and a closing summary."""
+"""Human-readable output: one line per finding, a unified diff, and a closing summary.
+
+Paths and messages are shown with `visible` and `inert` (hardener.reporters.escape): one line each, no
+terminal escape sequences, no GitHub workflow commands. The patch is the files' own text, so it is written
+as is where it can be piped to `git apply`; on a terminal its control characters are shown as escapes,
+and in a GitHub Actions log it is fenced with `stop-commands` so no line of it runs as a command.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import sys
 
 from hardener.model import Tier
+from hardener.reporters.escape import git_quoted, inert, visible
 
 
 class Painter:
@@ -24,7 +31,8 @@ def finding_line(f, paint) -> str:
         tag = " [no fix]"
     else:
         tag = ""
-    return f"{f.path}:{f.line}:{f.column}: {paint(f.rule, '1;31' if f.severity.value == 'error' else '1;33')} {f.message}{tag}"
+    rule = paint(visible(f.rule), "1;31" if f.severity.value == "error" else "1;33")
+    return inert(f"{visible(f.path)}:{f.line}:{f.column}: {rule} {visible(f.message)}{tag}")
 
 
 def unified_diff(outcome) -> str:
@@ -34,8 +42,9 @@ def unified_diff(outcome) -> str:
     lines = difflib.unified_diff(
         (bom + outcome.original).splitlines(keepends=True),
         (bom + outcome.fixed).splitlines(keepends=True),
-        fromfile=f"a/{path}",
-        tofile=f"b/{path}",
+        # A name with a line break or control byte is quoted as git quotes it, so the header stays one line.
+        fromfile=git_quoted(f"a/{path}"),
+        tofile=git_quoted(f"b/{path}"),
     )
     out = []
     for line in lines:
@@ -52,23 +61,46 @@ def render(report, *, diff: bool, out=None, err=None) -> None:
     notes = err if diff else out
     paint = Painter(notes)
     if diff:
-        dpaint = Painter(out)
-        for outcome in report.files:
-            if outcome.changed:
-                for line in unified_diff(outcome).splitlines(keepends=True):
-                    if line.startswith("+") and not line.startswith("+++"):
-                        line = dpaint(line.rstrip("\n"), "32") + "\n"
-                    elif line.startswith("-") and not line.startswith("---"):
-                        line = dpaint(line.rstrip("\n"), "31") + "\n"
-                    out.write(line)
+        _write_patch(report, out)
     for fix in report.applied:
         verb = "would fix" if diff or report.command == "check" else "fixed"
-        notes.write(f"{fix.path}:{fix.line}: {paint(fix.rule, '1;32')} {verb}: {fix.description} [{fix.tier.value}]\n")
+        rule = paint(visible(fix.rule), "1;32")
+        notes.write(
+            inert(f"{visible(fix.path)}:{fix.line}: {rule} {verb}: {visible(fix.description)} [{fix.tier.value}]")
+            + "\n"
+        )
     for finding in report.findings:
         notes.write(finding_line(finding, paint) + "\n")
     for error in report.all_errors:
-        notes.write(f"{paint('error', '1;31')}: {error}\n")
+        notes.write(f"{paint('error', '1;31')}: {inert(visible(error))}\n")
     notes.write(summary(report, diff) + "\n")
+
+
+def _write_patch(report, out) -> None:
+    dpaint = Painter(out)
+    terminal = dpaint.on or (hasattr(out, "isatty") and out.isatty())
+    # In a GitHub Actions log every line is read for workflow commands; the patch quotes the files.
+    fence = None
+    if not terminal and os.environ.get("GITHUB_ACTIONS") == "true" and out in (sys.stdout, sys.__stdout__):
+        import uuid
+
+        fence = uuid.uuid4().hex
+        out.write(f"::stop-commands::{fence}\n")
+    for outcome in report.files:
+        if outcome.changed:
+            # Lines end at LF only: a CR, form feed or line separator inside a line is part of it.
+            for line in unified_diff(outcome).split("\n")[:-1]:
+                line += "\n"
+                if terminal:
+                    body = line.removesuffix("\r\n").removesuffix("\n")
+                    line = visible(body, keep="\t") + line[len(body) :]
+                if line.startswith("+") and not line.startswith("+++"):
+                    line = dpaint(line.rstrip("\n"), "32") + "\n"
+                elif line.startswith("-") and not line.startswith("---"):
+                    line = dpaint(line.rstrip("\n"), "31") + "\n"
+                out.write(line)
+    if fence:
+        out.write(f"::{fence}::\n")
 
 
 def _plural(n: int, word: str) -> str:
@@ -100,7 +132,11 @@ def summary(report, diff: bool) -> str:
     if skipped:
         parts.append(f"Skipped {len(skipped)}:")
         parts.extend(
-            f"  {s.path}{f':{s.line}' if s.line else ''}: {s.rule + ' ' if s.rule else ''}{s.reason}" for s in skipped
+            inert(
+                f"  {visible(s.path)}{f':{s.line}' if s.line else ''}: "
+                f"{visible(s.rule) + ' ' if s.rule else ''}{visible(s.reason)}"
+            )
+            for s in skipped
         )
     errors = report.all_errors
     if errors:
