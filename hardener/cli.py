@@ -26,7 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def scan_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
+        p.add_argument(
+            "paths",
+            nargs="*",
+            default=["."],
+            metavar="PATH",
+            help="files or folders (default: .); after `--` every argument is a path, even one starting with -",
+        )
         p.add_argument(
             "--format",
             choices=("text", "json", "sarif", "github"),
@@ -101,10 +107,14 @@ def _scan(args) -> int:
     if args.ignore:
         overrides["extra_ignore"] = args.ignore
     diff = getattr(args, "diff", False)
-    if args.output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+    if args.output is not None:
         # Fail before any file is fixed, not after.
-        sys.stderr.write(f"hardener: error: cannot write {args.output}: its folder does not exist\n")
-        return 2
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+            sys.stderr.write(f"hardener: error: cannot write {args.output}: its folder does not exist\n")
+            return 2
+        if os.path.islink(args.output):
+            sys.stderr.write(f"hardener: error: cannot write {args.output}: it is a symbolic link; not written\n")
+            return 2
     report = run(
         args.paths,
         args.command,
@@ -126,12 +136,19 @@ def _scan(args) -> int:
     if args.output is None:
         reporter.render(report, diff=diff, out=sys.stdout)
         return report.exit_code(diff)
+    import io
+
+    from hardener.files import write_report
+    from hardener.model import InputError
+
+    out = io.StringIO(newline="")  # the report (a patch, say) is written exactly as rendered
+    reporter.render(report, diff=diff, out=out)
     try:
-        # newline="": the report (a patch, say) is written exactly as rendered.
-        with open(args.output, "w", encoding="utf-8", newline="") as out:
-            reporter.render(report, diff=diff, out=out)
-    except OSError as exc:
-        sys.stderr.write(f"hardener: error: cannot write {args.output}: {exc.strerror or exc}\n")
+        # Never through a link (one planted meanwhile included), and all at once.
+        write_report(args.output, out.getvalue())
+    except InputError as exc:
+        reason = exc.message.removeprefix("cannot write: ")
+        sys.stderr.write(f"hardener: error: cannot write {args.output}: {reason}\n")
         return 2
     return report.exit_code(diff)
 

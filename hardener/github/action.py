@@ -142,6 +142,14 @@ def main(env=None, out=None) -> int:
     actions.mask(inputs.token)
     workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
     os.chdir(workspace)
+    from hardener.files import confined_to
+
+    # The checkout comes from a pull request: nothing outside the workspace is read or written.
+    with confined_to(str(workspace)):
+        return _main(inputs, actions, env, out)
+
+
+def _main(inputs, actions, env, out) -> int:
     if inputs.mode == "check":
         return _check(inputs, actions, out)
     if not inputs.token:
@@ -177,36 +185,61 @@ def _run(inputs: Inputs, command: str):
     )
 
 
-def _report_files(report, inputs, actions, out) -> None:
-    """Annotations, the job summary and (if asked) SARIF, for any mode."""
+def _report_files(report, inputs, actions, out) -> bool:
+    """Annotations, the job summary and (if asked) SARIF, for any mode. False if the SARIF file was not written."""
     from hardener.reporters import github as github_reporter
 
     github_reporter.render(report, diff=False, out=out)
     actions.summary(github_reporter.job_summary(report))
-    if inputs.sarif_file:
-        from hardener.reporters import sarif
-
-        with open(inputs.sarif_file, "w", encoding="utf-8") as fh:
-            sarif.render(report, diff=False, out=fh)
     actions.set_output("findings", len(report.findings))
+    if not inputs.sarif_file:
+        return True
+    import io
+
+    from hardener.files import write_report
+    from hardener.model import InputError
+    from hardener.reporters import sarif
+
+    text = io.StringIO()
+    sarif.render(report, diff=False, out=text)
+    from hardener.files import is_inside
+
+    # Never through a link the checkout may have planted: at the name itself, or on the way (a folder
+    # in the workspace must not lead out of it). A place the workflow names outside the workspace,
+    # such as the runner's temporary folder, is its own choice.
+    named = os.path.abspath(inputs.sarif_file)
+    workspace = os.getcwd()
+    root = workspace if is_inside(named, workspace) else os.path.dirname(named)
+    try:
+        write_report(inputs.sarif_file, text.getvalue(), root=root)
+    except InputError as exc:
+        actions.error(f"hardener: {exc}")
+        return False
+    return True
 
 
 def _check(inputs, actions, out) -> int:
     report = _run(inputs, "check")
-    _report_files(report, inputs, actions, out)
+    written = _report_files(report, inputs, actions, out)
     for error in report.all_errors:
         actions.error(str(error))
-    if report.all_errors:
+    if report.all_errors or not written:
         return 2
     return 1 if inputs.fail_on_findings and report.findings else 0
 
 
 def _changes(report) -> dict[str, tuple[str, str]]:
+    from hardener.files import resolve_inside
+
     changes = {}
     for outcome in report.files:
         if outcome.changed:
-            path = _relative(outcome.target.path)
-            mode = "100755" if os.access(outcome.target.path, os.X_OK) else "100644"
+            # The file itself, never a link to it: a link in the tree stays a link (git mode 120000).
+            real = resolve_inside(outcome.target.path)
+            if real is None:
+                continue
+            path = _relative(real)
+            mode = "100755" if os.access(real, os.X_OK) else "100644"
             text = ("\ufeff" if outcome.bom else "") + outcome.fixed
             changes[path] = (text, mode)
     return changes
@@ -222,7 +255,7 @@ def _pull_request(inputs, actions, env, out) -> int:
     from hardener.github.pr import sync_pull_request
 
     report = _run(inputs, "fix")
-    _report_files(report, inputs, actions, out)
+    written = _report_files(report, inputs, actions, out)
     changes = _changes(report)
     actions.set_output("changed-files", "\n".join(sorted(changes)))
     repo = _repository(inputs, env)
@@ -246,7 +279,7 @@ def _pull_request(inputs, actions, env, out) -> int:
     }
     actions.notice(f"hardener: {messages[outcome.operation]}")
     actions.summary(f"**hardener**: {messages[outcome.operation]}" + (f" ({outcome.url})" if outcome.url else ""))
-    if report.all_errors:
+    if report.all_errors or not written:
         return 2
     return 1 if inputs.fail_on_findings and report.findings else 0
 
@@ -268,9 +301,19 @@ def _review(inputs, actions, env, out) -> int:
     repo = _repository(inputs, env)
     pull = repo.get_pull(number)
     changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
+    from hardener.files import resolve_inside
     from hardener.kinds import kind_of_name
 
-    paths = [p for p in changed if os.path.isfile(p) and kind_of_name(os.path.basename(p)) is not None]
+    paths = []
+    for path in changed:
+        if kind_of_name(os.path.basename(path)) is None or not os.path.lexists(path):
+            continue
+        real = resolve_inside(path)
+        if real is None:
+            # A link the pull request points out of the repository: never read, never shown.
+            actions.notice(f"hardener: skipped {path}: it leads outside the repository through a symbolic link")
+        elif os.path.isfile(real):
+            paths.append(path)
     inputs.paths = tuple(paths) or inputs.paths
     report = _run(inputs, "fix") if paths else None
     if report is None:
@@ -282,7 +325,7 @@ def _review(inputs, actions, env, out) -> int:
         if outcome.changed:
             rel = _relative(outcome.target.path)
             suggestions += suggestions_for(rel, outcome.original, outcome.fixed, outcome.applied, changed[rel])
-    _report_files(report, inputs, actions, out)
+    written = _report_files(report, inputs, actions, out)
     summary = f"hardener has {len(suggestions)} suggestion{'s' * (len(suggestions) != 1)} for the container files this pull request changes."
     try:
         operation = post_review(repo, number, suggestions, summary)
@@ -290,9 +333,11 @@ def _review(inputs, actions, env, out) -> int:
         if exc.status in (403, 404):
             # A read-only token (a pull request from a fork): annotations and the summary carry the findings.
             actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
-            return 0
+            return 0 if written else 2
         raise
     actions.notice(f"hardener: review {operation}")
+    if not written:
+        return 2
     return 1 if inputs.fail_on_findings and report.findings else 0
 
 
