@@ -155,8 +155,8 @@ def job_summary(report, *, diff: bool = False, limit: int = SUMMARY_LIMIT) -> st
     sections: list[tuple[list[str], list[str], str]] = []
     if findings:
         rows = [
-            f"| {md_code(_path(f.path), table=True)} | {f.line} | {md_escape(f.rule)} {md_escape(f.name)} | {f.severity.value} "
-            f"| {md_escape(f.message)} | {md_escape(_fix_cell(f))} |"
+            f"| {md_code(_path(f.path), table=True)} | {f.line} | {md_escape(f.rule)} {md_escape(f.name)} "
+            f"| {f.severity.value} | {md_escape(f.message)} | {md_escape(_fix_cell(f))} |"
             for f in findings
         ]
         header = ["### Findings", "", "| file | line | rule | severity | message | fix |", "|---|---|---|---|---|---|"]
@@ -170,7 +170,8 @@ def job_summary(report, *, diff: bool = False, limit: int = SUMMARY_LIMIT) -> st
         sections.append((["### Skipped", ""], rows, "skipped items"))
     if report.all_errors:
         rows = [
-            f"- {md_code(_path(e.path)) if e.path else '(input)'}{f':{e.line}' if e.line else ''}: {md_escape(e.message)}"
+            f"- {md_code(_path(e.path)) if e.path else '(input)'}{f':{e.line}' if e.line else ''}: "
+            f"{md_escape(e.message)}"
             for e in report.all_errors
         ]
         sections.append((["### Errors (those files were left untouched)", ""], rows, "errors"))

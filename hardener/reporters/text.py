@@ -80,25 +80,26 @@ def _write_patch(report, out) -> None:
     dpaint = Painter(out)
     terminal = dpaint.on or (hasattr(out, "isatty") and out.isatty())
     # In a GitHub Actions log every line is read for workflow commands; the patch quotes the files.
+    changed = [outcome for outcome in report.files if outcome.changed]
     fence = None
-    if not terminal and os.environ.get("GITHUB_ACTIONS") == "true" and out in (sys.stdout, sys.__stdout__):
+    in_actions_log = os.environ.get("GITHUB_ACTIONS") == "true" and out in (sys.stdout, sys.__stdout__)
+    if changed and in_actions_log and not terminal:
         import uuid
 
         fence = uuid.uuid4().hex
         out.write(f"::stop-commands::{fence}\n")
-    for outcome in report.files:
-        if outcome.changed:
-            # Lines end at LF only: a CR, form feed or line separator inside a line is part of it.
-            for line in unified_diff(outcome).split("\n")[:-1]:
-                line += "\n"
-                if terminal:
-                    body = line.removesuffix("\r\n").removesuffix("\n")
-                    line = visible(body, keep="\t") + line[len(body) :]
-                if line.startswith("+") and not line.startswith("+++"):
-                    line = dpaint(line.rstrip("\n"), "32") + "\n"
-                elif line.startswith("-") and not line.startswith("---"):
-                    line = dpaint(line.rstrip("\n"), "31") + "\n"
-                out.write(line)
+    for outcome in changed:
+        # Lines end at LF only: a CR, form feed or line separator inside a line is part of it.
+        for line in unified_diff(outcome).split("\n")[:-1]:
+            line += "\n"
+            if terminal:
+                body = line.removesuffix("\r\n").removesuffix("\n")
+                line = visible(body, keep="\t") + line[len(body) :]
+            if line.startswith("+") and not line.startswith("+++"):
+                line = dpaint(line.rstrip("\n"), "32") + "\n"
+            elif line.startswith("-") and not line.startswith("---"):
+                line = dpaint(line.rstrip("\n"), "31") + "\n"
+            out.write(line)
     if fence:
         out.write(f"::{fence}::\n")
 
