@@ -313,3 +313,78 @@ def test_output_to_a_missing_folder_fails_before_fixing(tmp_path, run_cli):
     assert result.returncode == 2
     assert "cannot write missing/report.json" in result.stderr
     assert target.read_text() == DOCKERFILE
+
+
+# (f) file names from an untrusted tree: line breaks, workflow commands, escape sequences, bytes not UTF-8
+
+NASTY_NAMES = [b"nl\n::add-mask::x", b"::error file=z::boom", b"esc\x1b[31m", b"bad\xff\xfe", b"a,b:c%d"]
+
+
+def nasty_tree(root):
+    import os
+
+    for name in NASTY_NAMES:
+        folder = os.path.join(os.fsencode(root), name)
+        os.makedirs(folder)
+        with open(os.path.join(folder, b"Dockerfile"), "wb") as fh:
+            fh.write(DOCKERFILE.encode())
+
+
+def test_sarif_for_names_that_are_not_utf8(tmp_path, run_cli, validate):
+    nasty_tree(tmp_path)
+    result = run_cli("check", "--format", "sarif", ".")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    document = json.loads(result.stdout)
+    validate(document)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in document["runs"][0]["results"]}
+    # Percent-encoded bytes: the file's own name, which a viewer can open.
+    assert uris == {
+        "nl%0A%3A%3Aadd-mask%3A%3Ax/Dockerfile",
+        "%3A%3Aerror%20file%3Dz%3A%3Aboom/Dockerfile",
+        "esc%1B%5B31m/Dockerfile",
+        "bad%FF%FE/Dockerfile",
+        "a%2Cb%3Ac%25d/Dockerfile",
+    }
+    fingerprints = [r["partialFingerprints"]["primaryLocationLineHash"] for r in document["runs"][0]["results"]]
+    assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_sarif_when_the_current_folder_is_not_utf8(tmp_path, run_cli, validate):
+    import os
+
+    folder = os.path.join(os.fsencode(tmp_path), b"work\xff")
+    os.makedirs(folder)
+    with open(os.path.join(folder, b"Dockerfile"), "wb") as fh:
+        fh.write(DOCKERFILE.encode())
+    result = run_cli("check", "--format", "sarif", ".", cwd=os.fsdecode(folder))
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    validate(document)
+    assert document["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"].endswith("/work%FF/")
+
+
+def test_github_annotations_for_untrusted_names(tmp_path, run_cli):
+    nasty_tree(tmp_path)
+    # Enough findings that some go to plain log lines past the annotation cap.
+    result = run_cli("check", "--format", "github", ".")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    commands = [line for line in lines if line.startswith("::")]
+    plain = [line for line in lines if not line.startswith("::")]
+    assert commands and plain
+    for line in commands:  # a command, its properties (no raw `:` or `,` in a value), then the message
+        assert re.fullmatch(r"::(error|warning|notice)( [a-zA-Z]+=[^:,]*(,[a-zA-Z]+=[^:,]*)*)?::[^\x1b]*", line), line
+    # A file property holds escaped text only: its name's colons and commas cannot end or add properties.
+    assert any("file=%3A%3Aerror file=z%3A%3Aboom/Dockerfile," in line for line in commands)
+    assert any("file=a%2Cb%3Ac%25d/Dockerfile," in line for line in commands)
+    assert any("file=nl\\x0a%3A%3Aadd-mask%3A%3Ax/Dockerfile," in line for line in commands)
+    assert any("file=bad\\xff\\xfe/Dockerfile," in line for line in commands)
+    for line in plain:  # plain log lines are not workflow commands either
+        assert not line.lstrip().startswith("::") and "\x1b" not in line and "##[" not in line
+
+
+def test_github_annotation_message_shows_control_characters():
+    finding = Finding("HD108", "sudo-in-run", "uses \x1b[2J `sudo`", Severity.WARNING, 3, path="Dockerfile")
+    assert github.annotation(finding).endswith("::uses \\x1b[2J `sudo`")
+    assert github.command("error", "x", file="a\udcffb") == "::error file=a\\xffb::x"
