@@ -7,8 +7,10 @@ is replaced by its target, so a file is worked on once, under its own name, and 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import stat
 from dataclasses import dataclass
 
 from hardener.files import OUTSIDE, is_inside, root_for
@@ -34,6 +36,9 @@ SKIPPED_FOLDERS = frozenset(
 )
 # Deeper than any real project; the walk is iterative, this only keeps paths within what the system opens.
 MAX_DEPTH = 100
+MAX_IGNORE_BYTES = 1024 * 1024  # of a .gitignore; more is not a list of patterns anyone wrote
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass(frozen=True)
@@ -152,11 +157,15 @@ def _is_file(entry) -> bool:
 
 
 def _gitignore_lines(root: str) -> list[str]:
+    """The folder's `.gitignore`; like git, not through a link (nor from a FIFO, which would block)."""
     try:
-        with open(os.path.join(root, ".gitignore"), encoding="utf-8", errors="replace") as fh:
-            return fh.read(1 << 20).splitlines()
+        fd = os.open(os.path.join(root, ".gitignore"), os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
     except OSError:
         return []
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return []
+        return fh.read(MAX_IGNORE_BYTES).decode("utf-8", "replace").splitlines()
 
 
 def _ignored(rules, path: str, is_dir: bool) -> bool:
@@ -176,6 +185,7 @@ def _ignored(rules, path: str, is_dir: bool) -> bool:
 MAX_PATTERN = 4096  # longer than any path the system opens; such a line can match nothing real
 _STAR = object()
 _GLOBSTAR = object()
+_GROUPS = itertools.count()
 
 
 class IgnoreRules:
@@ -184,6 +194,11 @@ class IgnoreRules:
     def __init__(self, lines: list[str]):
         self.patterns = [p for p in map(_Pattern.parse, lines) if p is not None]
         self._folders: dict[tuple[str, ...], bool] = {}
+        # Most names match no pattern: one expression over every unanchored pattern that ignores says so
+        # at once (each alternative is linear, so the whole is too).
+        by_name = [p.segments[0].__self__.pattern for p in self.patterns if not p.anchored and not p.negated]
+        self._maybe = re.compile("|".join(f"(?:{r})" for r in by_name), re.DOTALL).fullmatch if by_name else None
+        self._anchored = any(p.anchored and not p.negated for p in self.patterns)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -192,15 +207,17 @@ class IgnoreRules:
         """Whether a path (relative, `/`-separated) is ignored."""
         parts = tuple(rel.split("/"))
         # Inside an ignored folder everything is ignored; nothing there can be re-included.
-        for n in range(1, len(parts)):
+        for n in range(1, len(parts) + is_dir):
             folder = parts[:n]
             if folder not in self._folders:
                 self._folders[folder] = self._decide(folder, True)
             if self._folders[folder]:
                 return True
-        return self._decide(parts, is_dir)
+        return False if is_dir else self._decide(parts, False)
 
     def _decide(self, parts: tuple[str, ...], is_dir: bool) -> bool:
+        if not self._anchored and (self._maybe is None or self._maybe(parts[-1]) is None):
+            return False
         ignored = False
         for pattern in self.patterns:
             if pattern.negated == ignored and pattern.matches(parts, is_dir):
@@ -303,9 +320,10 @@ def _segment(text: str):
         else:
             runs[-1].append(token)
     pieces = ["".join(runs[0])]
-    for n, run in enumerate(runs[1:-1]):
+    for run in runs[1:-1]:
         # The earliest place this run fits, then commit to it: the lookahead is never re-entered.
-        pieces.append(f"(?=(?P<g{n}>.*?{''.join(run)}))(?P=g{n})")
+        group = f"g{next(_GROUPS)}"  # unique, so expressions can be combined
+        pieces.append(f"(?=(?P<{group}>.*?{''.join(run)}))(?P={group})")
     if len(runs) > 1:
         pieces.append(".*" + "".join(runs[-1]))
     return re.compile("".join(pieces), re.DOTALL).fullmatch

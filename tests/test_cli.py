@@ -318,3 +318,27 @@ def test_parallel_runs_give_the_same_output_in_the_same_order(tmp_path, run_cli)
     parallel = run_cli("check", "-j", "2", ".")
     assert serial.stdout == parallel.stdout and serial.returncode == parallel.returncode == 2
     assert "broken/Dockerfile:2: invalid Dockerfile" in parallel.stdout
+
+
+def test_double_dash_makes_every_later_argument_a_path(tmp_path, run_cli):
+    # `hardener fix *` in a folder holding a file named like an option: `--` keeps it a file name.
+    target = write(tmp_path / "--unsafe-fixes", SPLIT_APT)
+    write(tmp_path / "-o", SPLIT_APT)
+    check = run_cli("check", "--", "--unsafe-fixes", "-o")
+    assert check.returncode == 1, check.stderr
+    assert "--unsafe-fixes:2:1: HD102" in check.stdout and "-o:2:1: HD102" in check.stdout
+    assert "Scanned 2 files" in check.stdout
+    diff = run_cli("fix", "--diff", "--", "--unsafe-fixes")
+    assert diff.returncode == 1 and diff.stdout.startswith("--- a/--unsafe-fixes\n+++ b/--unsafe-fixes\n")
+    assert target.read_text() == SPLIT_APT
+    fixed = run_cli("fix", "--select", "HD1", "--", "--unsafe-fixes")
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert "apt-get update && \\" in target.read_text()
+    assert "USER" not in target.read_text(), "taken as a file, not as the option: no behaviour-changing fix"
+    assert (tmp_path / "-o").read_text() == SPLIT_APT
+
+
+def test_double_dash_in_the_help(run_cli):
+    for command in ("check", "fix"):
+        result = run_cli(command, "--help")
+        assert "after `--` every argument is a path" in " ".join(result.stdout.split())
