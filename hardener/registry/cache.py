@@ -4,19 +4,26 @@ The cache lives in the user's cache folder (`HARDENER_CACHE_DIR` overrides it)
 as one JSON file keyed by reference (docker.io/library/python:3.12-slim). An
 entry is used for `digest-cache-ttl` seconds online, and without limit with
 --offline. A lock file is a JSON object {"reference": "sha256:..."} a project
-commits so offline runs pin the same digests everywhere.
+commits so offline runs pin the same digests everywhere. Both are read within
+a size limit, and only digests of the exact form sha256:<64 hex> are used.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from hardener.pinning import DIGEST, Resolution, reference_key
+from hardener.model import InputError
+from hardener.pinning import Resolution, reference_key
+from hardener.registry.checks import is_digest, read_setting_file
+
+MAX_LOCK_FILE_BYTES = 1024 * 1024  # some five thousand pins
+MAX_CACHE_BYTES = 64 * 1024 * 1024
 
 
 def cache_folder() -> Path:
@@ -38,13 +45,11 @@ class DigestCache:
         self.hits = 0
         self._dirty = False
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                self.entries = {
-                    k: v for k, v in data.items() if isinstance(v, dict) and DIGEST.match(str(v.get("digest")))
-                }
-        except (OSError, ValueError):
-            pass
+            data = json.loads(read_setting_file(str(self.path), MAX_CACHE_BYTES, "digest cache"))
+        except (InputError, ValueError, UnicodeDecodeError, RecursionError):
+            return  # a missing or unusable cache only costs time
+        if isinstance(data, dict):
+            self.entries = {k: v for k, v in data.items() if _usable_entry(v)}
 
     def get(self, key: str, max_age: float | None) -> Resolution | None:
         entry = self.entries.get(key)
@@ -54,7 +59,7 @@ class DigestCache:
         return Resolution(key, entry["digest"], entry.get("media_type"), cached=True)
 
     def put(self, resolution: Resolution) -> None:
-        if resolution.digest:
+        if is_digest(resolution.digest):
             self.entries[resolution.key] = {
                 "digest": resolution.digest,
                 "media_type": resolution.media_type,
@@ -75,17 +80,49 @@ class DigestCache:
             pass  # a cache that cannot be written only costs time
 
 
+def _usable_entry(entry) -> bool:
+    """A cache entry is used only if every field has the shape hardener wrote; others are ignored."""
+    return (
+        isinstance(entry, dict)
+        and is_digest(entry.get("digest"))
+        and isinstance(entry.get("media_type"), (str, type(None)))
+        and isinstance(entry.get("at", 0), (int, float))
+        and not isinstance(entry.get("at", 0), bool)
+        and math.isfinite(entry.get("at", 0))
+    )
+
+
 def read_lock_file(path: Path) -> dict[str, Resolution]:
-    """{reference: digest} from a committed lock file; invalid entries are ignored."""
+    """{reference: digest} from a committed lock file; anything unusable is a one-line InputError."""
+    where = str(path)
+    data = read_setting_file(where, MAX_LOCK_FILE_BYTES, "digest-lock-file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
+        text = data.decode("utf-8-sig")
+        entries = json.loads(text)
+    except UnicodeDecodeError:
+        raise InputError("digest-lock-file: not UTF-8 text", 0, where) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"digest-lock-file: invalid JSON ({exc.msg})", exc.lineno, where) from None
+    except (ValueError, RecursionError):
+        raise InputError("digest-lock-file: invalid JSON", 0, where) from None
+    if not isinstance(entries, dict):
+        raise InputError('digest-lock-file: must be a JSON object {"reference": "sha256:..."}', 1, where)
     out = {}
-    for reference, digest in data.items():
-        if isinstance(reference, str) and isinstance(digest, str) and DIGEST.match(digest):
-            key = reference_key(reference)
-            out[key] = Resolution(key, digest, cached=True)
+    for reference, digest in entries.items():
+        if not is_digest(digest):
+            raise InputError(
+                "digest-lock-file: a digest must be sha256: and 64 lower-case hex digits, nothing else",
+                _line_of(text, reference),
+                where,
+            )
+        key = reference_key(reference)
+        out[key] = Resolution(key, digest, cached=True)
     return out
+
+
+def _line_of(text: str, key: str) -> int:
+    """The line a JSON object key is written on (0 if it cannot be found)."""
+    at = text.find(json.dumps(key) + ":")
+    if at < 0:
+        at = text.find(json.dumps(key))
+    return text.count("\n", 0, at) + 1 if at >= 0 else 0

@@ -2,13 +2,18 @@
 
 Network code lives here, at the edge; the core only sees `Resolution` values.
 
-- HEAD on the manifest, accepting OCI indexes and Docker manifest lists first,
-  so a multi-arch tag resolves to its index digest, never one platform's.
-- `Docker-Content-Digest`, or a GET whose exact bytes are hashed.
+- GET on the manifest, accepting OCI indexes and Docker manifest lists first,
+  so a multi-arch tag resolves to its index digest, never one platform's. The
+  digest is the sha256 of the exact bytes received; a `Docker-Content-Digest`
+  header that says otherwise makes the image unresolved, never pinned.
 - 401 challenges: Bearer tokens from the realm the registry names, Basic
-  credentials; credentials go to their own host and that host's token realm
-  only, never across a redirect to another host, never over plain HTTP except
-  to loopback or registries configured as insecure.
+  credentials. Credentials go to the registry's own host and the token realm
+  that host names, only: never to a host a redirect leads to (nor a realm
+  such a host names), never after a redirect from HTTPS to HTTP, and never
+  over plain HTTP except to loopback or registries configured as insecure.
+- Everything is bounded: manifest and token sizes, each network wait, the time
+  spent on one reference and on the whole run. Registry bodies are never
+  echoed in messages.
 - 429, 5xx and timeouts are retried with backoff a bounded number of times;
   then the image is skipped with a reason. One bad image never fails the run.
 """
@@ -17,31 +22,51 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import re
 import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
+import httpcore
 import httpx
 
 from hardener.images import DOCKER_HUB, ImageRef
-from hardener.pinning import DIGEST, Resolution, reference_key
+from hardener.model import InputError
+from hardener.pinning import Resolution, reference_key
+from hardener.registry.checks import is_digest, read_setting_file
 
-ACCEPT = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST_TYPES = (
+    OCI_INDEX,
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    OCI_MANIFEST,
+    "application/vnd.docker.distribution.manifest.v2+json",
 )
+ACCEPT = ", ".join(MANIFEST_TYPES)
+
+# The distribution spec asks registries to accept manifests up to 4 MiB; nothing larger is one.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_TOKEN_BYTES = 1024 * 1024
+MAX_CA_BUNDLE_BYTES = 4 * 1024 * 1024
+REFERENCE_DEADLINE = 60.0  # seconds for one reference, retries and redirects included
+RUN_DEADLINE = 300.0  # seconds for all references of a run
+
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+_REDIRECT_STATUS = {301, 302, 303, 307, 308}
+# The distribution spec's grammar for names and tags: nothing else is put into a URL.
+_REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?")
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # what may go into an Authorization header
 
 
 class _Skip(Exception):
-    """This image cannot be resolved; the message says why (never a secret)."""
+    """This image cannot be resolved; the message says why (never a secret, never registry text)."""
 
 
 def api_host(registry: str) -> str:
@@ -58,6 +83,95 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def load_ca_bundle(path: str):
+    """An SSL context trusting the CA certificates in `path`; a one-line InputError if it holds none."""
+    import ssl
+
+    data = read_setting_file(path, MAX_CA_BUNDLE_BYTES, "registry-ca-bundle")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError("registry-ca-bundle: not a PEM file of CA certificates", 0, path) from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names; trusts only the bundle
+    try:
+        context.load_verify_locations(cadata=text)
+    except (ssl.SSLError, ValueError):
+        raise InputError("registry-ca-bundle: not a PEM file of CA certificates", 0, path) from None
+    if not context.cert_store_stats().get("x509_ca"):
+        raise InputError("registry-ca-bundle: holds no CA certificate", 0, path)
+    return context
+
+
+# -- deadlines -----------------------------------------------------------------
+# Each network read and write waits at most until the calling thread's deadline, so a
+# registry that trickles bytes cannot hold a reference (or the run) past its time.
+_deadline = threading.local()
+
+
+def _until_deadline(timeout: float | None) -> float | None:
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _until_deadline(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _until_deadline(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _until_deadline(timeout)))
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend):
+        self._inner = inner
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _DeadlineStream(
+            self._inner.connect_tcp(host, port, _until_deadline(timeout), local_address, socket_options)
+        )
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _until_deadline(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _bound_by_deadlines(client: httpx.Client) -> None:
+    """Put every connection pool of `client` (direct and proxied) on deadline-bounded sockets."""
+    for transport in (client._transport, *client._mounts.values()):
+        if transport is None:
+            continue
+        pool = getattr(transport, "_pool", None)
+        if pool is None or not hasattr(pool, "_network_backend"):
+            raise RuntimeError("httpx changed: the registry client cannot bound its network waits")
+        pool._network_backend = _DeadlineBackend(pool._network_backend)
+
+
+class _Answer:
+    """A response whose body, if any, has been read within its limit."""
+
+    def __init__(self, status: int, headers: httpx.Headers, body: bytes, url: str):
+        self.status, self.headers, self.body, self.url = status, headers, body, url
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -70,17 +184,32 @@ class RegistryClient:
         backoff: float = 0.5,
         max_wait: float = 20.0,
         concurrency: int = 8,
+        reference_deadline: float = REFERENCE_DEADLINE,
+        run_deadline: float = RUN_DEADLINE,
+        max_manifest_bytes: int = MAX_MANIFEST_BYTES,
+        max_token_bytes: int = MAX_TOKEN_BYTES,
+        plain_http_loopback: bool = True,
     ):
+        """`ca_bundle` is a path (checked, InputError if unusable); `plain_http_loopback=False`
+        makes loopback registries use HTTPS like any other."""
         self.credentials = credentials
         self.insecure = {r.lower() for r in insecure_registries}
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.max_wait = max_wait
         self.concurrency = max(1, concurrency)
-        self.http = httpx.Client(timeout=timeout, verify=ca_bundle or True, follow_redirects=False)
+        self.reference_deadline = reference_deadline
+        self.run_deadline = run_deadline
+        self.max_manifest_bytes = max_manifest_bytes
+        self.max_token_bytes = max_token_bytes
+        self.plain_http_loopback = plain_http_loopback
+        verify = load_ca_bundle(ca_bundle) if ca_bundle else True
+        self.http = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
+        _bound_by_deadlines(self.http)
         self.requests = 0  # sent, for measurement
         self._tokens: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+        self._run_ends: float | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -93,70 +222,98 @@ class RegistryClient:
 
     # -- public --------------------------------------------------------------
     def resolve_many(self, references) -> dict[str, Resolution]:
-        """Resolve each unique reference once, several at a time."""
+        """Resolve each unique reference once, several at a time, all within the run's deadline."""
         unique = sorted({reference_key(r) for r in references})
         if not unique:
             return {}
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique))) as pool:
-            return dict(zip(unique, pool.map(self.resolve, unique), strict=True))
+        self._run_ends = time.monotonic() + self.run_deadline
+        try:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique))) as pool:
+                return dict(zip(unique, pool.map(self.resolve, unique), strict=True))
+        finally:
+            self._run_ends = None
 
     def resolve(self, reference: str) -> Resolution:
         key = reference_key(reference)
         ref = ImageRef.parse(key)
+        now = time.monotonic()
+        run_ends = self._run_ends
+        if run_ends is not None and now >= run_ends:
+            return Resolution(key, error=self._run_deadline_message())
+        _deadline.at = now + self.reference_deadline
+        _deadline.reason = f"{key} was not resolved within {self.reference_deadline:g} s"
+        if run_ends is not None and run_ends < _deadline.at:
+            _deadline.at, _deadline.reason = run_ends, self._run_deadline_message()
         try:
             digest, media_type = self._resolve(ref)
         except _Skip as exc:
             return Resolution(key, error=str(exc))
-        except httpx.HTTPError as exc:  # anything the transport raised that retries did not absorb
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            # Anything the transport raised that retries did not absorb; its text may quote the server.
             return Resolution(key, error=f"registry {ref.registry} failed: {type(exc).__name__}")
+        finally:
+            _deadline.at = None
         return Resolution(key, digest, media_type)
 
+    def _run_deadline_message(self) -> str:
+        return f"not resolved: the registry time limit for the run ({self.run_deadline:g} s) ran out"
+
     # -- the protocol ------------------------------------------------------------
+    def _plain_http_allowed(self, host: str) -> bool:
+        return (self.plain_http_loopback and is_loopback(host)) or host.lower() in self.insecure
+
     def _base(self, registry: str) -> str:
         host = api_host(registry)
-        plain = is_loopback(host) or registry.lower() in self.insecure
+        plain = self._plain_http_allowed(host) or registry.lower() in self.insecure
         return f"{'http' if plain else 'https'}://{host}"
 
     def _resolve(self, ref: ImageRef) -> tuple[str, str | None]:
         tag = ref.tag or "latest"
-        url = f"{self._base(ref.registry)}/v2/{ref.repository}/manifests/{urllib.parse.quote(tag)}"
-        response = self._authorized("HEAD", url, ref)
-        if response.status_code == 404:
+        if not (_HOST.fullmatch(ref.registry) and _REPOSITORY.fullmatch(ref.repository) and _TAG.fullmatch(tag)):
+            raise _Skip("not a valid image reference (registry, repository or tag); not resolved")
+        url = f"{self._base(ref.registry)}/v2/{ref.repository}/manifests/{tag}"
+        answer = self._authorized("GET", url, ref, self.max_manifest_bytes)
+        if answer.status == 404:
             raise _Skip(f"{ref.registry}/{ref.repository}:{tag} does not exist (tag or repository unknown)")
-        if response.status_code in (401, 403):
-            raise _Skip(
-                f"{ref.registry} refused access to {ref.repository} (HTTP {response.status_code}): check credentials"
-            )
-        if response.status_code != 200:
-            raise _Skip(f"{ref.registry} answered HTTP {response.status_code} for {ref.repository}:{tag}")
-        media_type = response.headers.get("Content-Type", "").split(";")[0] or None
-        digest = response.headers.get("Docker-Content-Digest")
-        if not digest:
-            # Some registries omit the header: hash the exact manifest bytes instead.
-            body = self._authorized("GET", url, ref)
-            if body.status_code != 200:
-                raise _Skip(f"{ref.registry} answered HTTP {body.status_code} fetching {ref.repository}:{tag}")
-            digest = "sha256:" + hashlib.sha256(body.content).hexdigest()
-            media_type = body.headers.get("Content-Type", "").split(";")[0] or media_type
-        if not DIGEST.match(digest):
-            raise _Skip(f"{ref.registry} returned a digest hardener does not accept ({digest[:20]}...)")
+        if answer.status in (401, 403):
+            raise _Skip(f"{ref.registry} refused access to {ref.repository} (HTTP {answer.status}): check credentials")
+        if answer.status != 200:
+            raise _Skip(f"{ref.registry} answered HTTP {answer.status} for {ref.repository}:{tag}")
+        # The digest is that of the exact bytes received; a header can only agree with it.
+        digest = "sha256:" + hashlib.sha256(answer.body).hexdigest()
+        claimed = answer.headers.get("Docker-Content-Digest")
+        if claimed is not None:
+            if not is_digest(claimed):
+                raise _Skip(
+                    f"{ref.registry} sent a Docker-Content-Digest that is not sha256:<64 hex digits>; not pinned"
+                )
+            if claimed != digest:
+                raise _Skip(
+                    f"{ref.registry} sent a manifest whose sha256 differs from its Docker-Content-Digest; not pinned"
+                )
+        media_type = _manifest_type(answer)
+        if media_type is None:
+            raise _Skip(f"{ref.registry} answered {ref.repository}:{tag} with something that is not an image manifest")
         return digest, media_type
 
-    def _authorized(self, method: str, url: str, ref: ImageRef) -> httpx.Response:
-        host = urllib.parse.urlsplit(url).netloc
+    def _authorized(self, method: str, url: str, ref: ImageRef, limit: int) -> _Answer:
+        origin = _origin(url)
         scope = f"repository:{ref.repository}:pull"
-        headers = {"Accept": ACCEPT}
+        headers = {"Accept": ACCEPT, "Accept-Encoding": "identity"}
         with self._lock:
-            token = self._tokens.get((host, scope))
+            token = self._tokens.get((origin, scope))
         if token:
             headers["Authorization"] = token
-        response = self._send(method, url, headers)
-        if response.status_code != 401:
-            return response
-        challenge = response.headers.get("WWW-Authenticate", "")
+        answer = self._send(method, url, headers, limit)
+        if answer.status != 401:
+            return answer
+        if _origin(answer.url) != origin:
+            # Only the registry itself may ask for its credentials (or name the realm that gets them).
+            raise _Skip(f"{ref.registry} redirected to another host that asks for credentials; none sent")
+        challenge = answer.headers.get("WWW-Authenticate", "")
         scheme, _, params = challenge.partition(" ")
         if scheme.lower() == "bearer":
-            authorization = "Bearer " + self._token(host, dict(_CHALLENGE.findall(params)), scope, ref.registry)
+            authorization = "Bearer " + self._token(dict(_CHALLENGE.findall(params)), scope, ref.registry)
         elif scheme.lower() == "basic":
             login = self._login(ref.registry)
             if login is None:
@@ -165,80 +322,153 @@ class RegistryClient:
         else:
             raise _Skip(f"{ref.registry} asked for an authentication scheme hardener does not support")
         with self._lock:
-            self._tokens[(host, scope)] = authorization
+            self._tokens[(origin, scope)] = authorization
         headers["Authorization"] = authorization
-        return self._send(method, url, headers)
+        return self._send(method, url, headers, limit)
 
-    def _token(self, host: str, challenge: dict, scope: str, registry: str) -> str:
+    def _token(self, challenge: dict, scope: str, registry: str) -> str:
         realm = challenge.get("realm")
         if not realm:
             raise _Skip(f"{registry} sent a bearer challenge without a realm")
-        realm_parts = urllib.parse.urlsplit(realm)
-        if (
-            realm_parts.scheme != "https"
-            and not is_loopback(realm_parts.netloc)
-            and registry.lower() not in self.insecure
-        ):
+        parts = urllib.parse.urlsplit(realm)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise _Skip(f"{registry} names a token service that is not a plain HTTP(S) address")
+        plain_allowed = self._plain_http_allowed(parts.netloc) or registry.lower() in self.insecure
+        if parts.scheme != "https" and not plain_allowed:
             raise _Skip(f"{registry} names a token service over plain HTTP; refusing to send credentials there")
         query = {"service": challenge.get("service", ""), "scope": challenge.get("scope") or scope}
         headers = {}
         login = self._login(registry)
         if login is not None:
             headers["Authorization"] = "Basic " + _basic(*login)  # only to the realm this registry named
-        response = self._send("GET", realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query), headers)
-        if response.status_code in (401, 403):
-            raise _Skip(f"the token service of {registry} refused the credentials (HTTP {response.status_code})")
-        if response.status_code != 200:
-            raise _Skip(f"the token service of {registry} answered HTTP {response.status_code}")
+        answer = self._send(
+            "GET", realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query), headers, self.max_token_bytes
+        )
+        if answer.status in (401, 403):
+            raise _Skip(f"the token service of {registry} refused the credentials (HTTP {answer.status})")
+        if answer.status != 200:
+            raise _Skip(f"the token service of {registry} answered HTTP {answer.status}")
         try:
-            data = response.json()
-        except ValueError:
+            data = json.loads(answer.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Skip(f"the token service of {registry} sent no JSON") from None
-        token = data.get("token") or data.get("access_token")
-        if not token:
-            raise _Skip(f"the token service of {registry} sent no token")
+        token = (data.get("token") or data.get("access_token")) if isinstance(data, dict) else None
+        if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+            raise _Skip(f"the token service of {registry} sent no usable token")
         return token
 
     def _login(self, registry: str):
         return self.credentials.for_registry(registry) if self.credentials is not None else None
 
-    def _send(self, method: str, url: str, headers: dict) -> httpx.Response:
-        """One request with retries, following redirects by hand (credentials stay on their host)."""
-        origin = urllib.parse.urlsplit(url).netloc
+    def _send(self, method: str, url: str, headers: dict, limit: int) -> _Answer:
+        """One request with retries, following redirects by hand (credentials stay on their origin)."""
+        origin = _origin(url)
         for _hop in range(5):
-            response = self._with_retries(method, url, headers)
-            if response.status_code not in (301, 302, 303, 307, 308) or "Location" not in response.headers:
-                return response
-            url = urllib.parse.urljoin(url, response.headers["Location"])
-            if urllib.parse.urlsplit(url).netloc != origin:
+            answer = self._with_retries(method, url, headers, limit)
+            location = answer.headers.get("Location")
+            if answer.status not in _REDIRECT_STATUS or location is None:
+                return answer
+            here = urllib.parse.urlsplit(url)
+            target = urllib.parse.urljoin(url, location)
+            there = urllib.parse.urlsplit(target)
+            if there.scheme not in ("http", "https") or not there.hostname or "@" in there.netloc:
+                raise _Skip(f"{here.netloc} redirected to an address that is not plain HTTP(S); not followed")
+            if here.scheme == "https" and there.scheme == "http":
+                raise _Skip(f"{here.netloc} redirected from HTTPS to plain HTTP; not followed")
+            if there.scheme == "http" and not self._plain_http_allowed(there.netloc):
+                raise _Skip(f"{here.netloc} redirected to plain HTTP on a host that is not loopback; not followed")
+            if _origin(target) != origin:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            if response.status_code == 303:
+            if answer.status == 303:
                 method = "GET"
+            url = target
         raise _Skip("too many redirects")
 
-    def _with_retries(self, method: str, url: str, headers: dict) -> httpx.Response:
+    def _with_retries(self, method: str, url: str, headers: dict, limit: int) -> _Answer:
         host = urllib.parse.urlsplit(url).netloc
         for attempt in range(self.attempts):
+            _check_deadline()
             try:
                 with self._lock:
                     self.requests += 1
-                response = self.http.request(method, url, headers=headers)
+                answer = self._exchange(method, url, headers, limit)
             except httpx.TimeoutException:
                 problem = "timed out"
             except httpx.TransportError as exc:
-                problem = f"could not be reached ({_short(exc)})"
+                problem = _describe(exc)
             else:
-                if response.status_code not in _RETRY_STATUS:
-                    return response
-                problem = f"answered HTTP {response.status_code}"
-                wait = _retry_after(response)
+                if answer.status not in _RETRY_STATUS:
+                    return answer
+                problem = f"answered HTTP {answer.status}"
+                wait = _retry_after(answer.headers)
                 if wait is not None:
                     if attempt + 1 < self.attempts:
-                        time.sleep(min(wait, self.max_wait))
+                        _sleep_within_deadline(min(wait, self.max_wait))
                     continue
             if attempt + 1 < self.attempts:
-                time.sleep(min(self.backoff * (2**attempt), self.max_wait))
+                _sleep_within_deadline(min(self.backoff * (2**attempt), self.max_wait))
+        _check_deadline()
         raise _Skip(f"{host} {problem} after {self.attempts} attempts")
+
+    def _exchange(self, method: str, url: str, headers: dict, limit: int) -> _Answer:
+        """One request; only a 200 answer's body is read, and never more than `limit` bytes."""
+        with self.http.stream(method, url, headers=headers) as response:
+            body = b""
+            if response.status_code == 200 and method != "HEAD":
+                body = _read_within(response, limit)
+            return _Answer(response.status_code, response.headers, body, url)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _check_deadline() -> None:
+    at = getattr(_deadline, "at", None)
+    if at is not None and time.monotonic() >= at:
+        raise _Skip(_deadline.reason)
+
+
+def _sleep_within_deadline(seconds: float) -> None:
+    at = getattr(_deadline, "at", None)
+    if at is not None and time.monotonic() + seconds >= at:
+        raise _Skip(_deadline.reason)  # waiting would only end after the deadline
+    time.sleep(seconds)
+
+
+def _read_within(response: httpx.Response, limit: int) -> bytes:
+    host = response.request.url.netloc.decode("ascii", "replace")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Skip(f"{host} announced a body larger than {limit} bytes; not read")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _Skip(f"{host} sent a body larger than {limit} bytes; not read further")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _manifest_type(answer: _Answer) -> str | None:
+    """The manifest's media type, or None if the body is not an image manifest or index."""
+    try:
+        data = json.loads(answer.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("schemaVersion") != 2:
+        return None
+    declared = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if declared in MANIFEST_TYPES:
+        return declared
+    if data.get("mediaType") in MANIFEST_TYPES:
+        return data["mediaType"]
+    if isinstance(data.get("manifests"), list):
+        return OCI_INDEX
+    if isinstance(data.get("config"), dict) and isinstance(data.get("layers"), list):
+        return OCI_MANIFEST
+    return None
 
 
 def _basic(user: str, secret: str) -> str:
@@ -247,8 +477,8 @@ def _basic(user: str, secret: str) -> str:
     return base64.b64encode(f"{user}:{secret}".encode()).decode()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("Retry-After")
     if value is None:
         return None
     try:
@@ -257,6 +487,31 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
+def _describe(exc: Exception) -> str:
+    """What went wrong on the wire, in hardener's words (transport messages can quote the server)."""
+    import errno
+    import ssl
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "failed TLS certificate verification (a private CA needs registry-ca-bundle)"
+        if isinstance(cause, ssl.SSLError):
+            return "failed the TLS handshake"
+        if isinstance(cause, OSError) and cause.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return f"could not be reached ({errno.errorcode[cause.errno]})"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "certificate verify failed" in text.lower():
+            return "failed TLS certificate verification (a private CA needs registry-ca-bundle)"
+        if "connection refused" in text.lower():
+            return "could not be reached (ECONNREFUSED)"
+        if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
+            return "could not be reached (unknown host name)"
+        return "could not be reached"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "broke the HTTP protocol"
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+        return "closed the connection"
+    return f"failed ({type(exc).__name__})"

@@ -19,14 +19,16 @@ class ResolveStats:
 
 
 def resolve_references(keys: set[str], config, offline: bool) -> tuple[dict[str, Resolution], ResolveStats]:
+    """Raises InputError (one line, naming the file) for an unusable lock file or CA bundle."""
     from hardener.registry.cache import DigestCache, read_lock_file
 
     stats = ResolveStats(references=len(keys))
     results: dict[str, Resolution] = {}
     if not keys:
         return results, stats
+    # Files named in settings are relative to the settings file that names them.
+    base = Path(os.path.dirname(config.source)) if config.source else Path(".")
     if config.digest_lock_file:
-        base = Path(os.path.dirname(config.source)) if config.source else Path(".")
         locked = read_lock_file(base / config.digest_lock_file)
         results.update({k: locked[k] for k in keys if k in locked})
         stats.from_lock = len(results)
@@ -47,7 +49,7 @@ def resolve_references(keys: set[str], config, offline: bool) -> tuple[dict[str,
         with RegistryClient(
             DockerCredentials(),
             insecure_registries=config.insecure_registries,
-            ca_bundle=config.registry_ca_bundle,
+            ca_bundle=str(base / config.registry_ca_bundle) if config.registry_ca_bundle else None,
         ) as client:
             for key, resolution in client.resolve_many(missing).items():
                 results[key] = resolution
