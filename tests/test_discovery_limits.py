@@ -92,28 +92,30 @@ def test_gitignore_patterns_cannot_hang_the_walk(tmp_path):
 
 
 # -- the meaning of patterns, checked against git --------------------------------------------------------
-GITIGNORE = """\
-# comments and blank lines are skipped
-
-*.log
-!keep.log
-build/
-/top.txt
-docs/*.md
-**/testdata/
-a/**/z.txt
-deep/**
-!deep/kept/
-\\#hash.txt
-trailing\\ 
-space.txt   
-[abc]x.txt
-[!a-c]y.txt
-?q.txt
-lit\\*star.txt
-one**two.txt
-nested/**/b*/c?.txt
-"""
+GITIGNORE = "\n".join(
+    [
+        "# comments and blank lines are skipped",
+        "",
+        "*.log",
+        "!keep.log",
+        "build/",
+        "/top.txt",
+        "docs/*.md",
+        "**/testdata/",
+        "a/**/z.txt",
+        "deep/**",
+        "!deep/kept/",
+        "\\#hash.txt",
+        "trailing\\ ",  # an escaped trailing space is kept
+        "space.txt   ",  # unescaped ones are not
+        "[abc]x.txt",
+        "[!a-c]y.txt",
+        "?q.txt",
+        "lit\\*star.txt",
+        "one**two.txt",
+        "nested/**/b*/c?.txt",
+    ]
+)
 
 FILES = [
     "x.log",
@@ -191,9 +193,7 @@ def test_hostile_patterns_agree_with_git(tmp_path, pattern):
         text=True,
         check=True,
     ).stdout
-    files = [
-        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() and ".git" not in p.parts
-    ]
+    files = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() and ".git" not in p.parts]
     rules = IgnoreRules([pattern])
     assert {f for f in files if rules.matches(f, False)} == {n for n in listed.split("\0") if n}
 
