@@ -74,11 +74,10 @@ def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[Inpu
         elif os.path.isdir(real):
             walked, problems = _walk(shown, real, config_for(shown) if config_for else None)
             errors.extend(problems)
-            found = [(path, kind, key) for path, kind, key in walked if key not in seen]
             if not walked and not problems:
                 errors.append(InputError("no Dockerfiles or compose files found here", 0, given))
-            for path, kind, key in found:
-                if key not in seen:
+            for path, kind, key in walked:
+                if key not in seen:  # a file reached twice (a link and its target, or two named folders) counts once
                     seen.add(key)
                     targets.append(Target(path, kind))
         else:
