@@ -177,6 +177,7 @@ def _flag_target(document, instr, flag_text: str, value: str, where: str) -> Pin
 def compose_targets(document) -> list[PinTarget]:
     targets = []
     seen: set[int] = set()
+    holders = None
     for service in document.services:
         node = service.get("image")
         if node is None or service.get("build") is not None or id(node) in seen:
@@ -211,11 +212,34 @@ def compose_targets(document) -> list[PinTarget]:
                 )
             )
             continue
+        holders = _holders(document) if holders is None else holders
         users = [s for s in document.services if s.get("image") is node]
         owns = tuple(path for s in users for path in document.owned_keys(s, "image"))
-        place = document.path_of(node)  # an anchor's own place (x-...) is in Compose's model too
-        targets.append(PinTarget(node.line, value, start, end, value, "image", owns=owns + ((place,) if place else ())))
+        # Compose keeps x- fields in its model: the anchor's own place, and every mapping that
+        # merges it (x-app merging a list anchor's item), show the pinned image too.
+        places = tuple(f"{where}.image" for where in holders.get(id(node), ()))
+        targets.append(PinTarget(node.line, value, start, end, value, "image", owns=owns + places))
     return targets
+
+
+def _holders(document) -> dict[int, list[str]]:
+    """For each `image:` value node, the paths of the mappings that have it, own or merged."""
+    holders: dict[int, list[str]] = {}
+    pending, seen = [document.root] if document.root is not None else [], set()
+    while pending:
+        node = pending.pop()
+        if node is None or node.kind == "alias" or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.kind == "map":
+            image = node.get("image")
+            where = document.path_of(node) if image is not None else None
+            if where:
+                holders.setdefault(id(image.resolved), []).append(where)
+            pending.extend(value for _key, value in node.items)
+        elif node.kind == "seq":
+            pending.extend(node.items)
+    return holders
 
 
 def targets_for(kind: str, document) -> list[PinTarget]:

@@ -163,6 +163,9 @@ def _pinned(text, tmp_path):
         # An anchor list of services' settings, each merged into one service.
         "x-all:\n  - &a {image: nginx:1.27}\n  - &b {image: redis:7}\n"
         "services:\n  web:\n    <<: *a\n  cache:\n    <<: *b\n",
+        # A list anchor merged into an x- mapping that services merge in turn: Compose's model shows
+        # the image at all three places.
+        "x-l: &l\n  - image: nginx:1.27\nx-m: &m\n  <<: *l\nservices:\n  web:\n    <<: *m\n",
     ],
 )
 def test_pins_inside_merged_list_anchors_pass_the_compose_check(text, tmp_path):
