@@ -15,7 +15,7 @@ from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Ski
 from hardener.rules import selected_rules
 from hardener.rules.base import Context
 from hardener.suppressions import is_suppressed
-from hardener.textedit import LineIndex, apply_edits, map_back, select_non_overlapping
+from hardener.textedit import EditMap, LineIndex, apply_edits, select_non_overlapping
 
 MAX_ROUNDS = 10
 
@@ -55,7 +55,7 @@ def fix_text(
     original_findings = findings
     original_index = LineIndex(text)
     current = text
-    history: list[list[Edit]] = []  # the edits of each round, for mapping lines back
+    history: list[EditMap] = []  # the edits of each round, for mapping lines back
     applied: list[AppliedFix] = []
     try:
         for _ in range(MAX_ROUNDS):
@@ -72,7 +72,7 @@ def fix_text(
                 if id(finding.fix) in chosen:
                     offset = round_index.line_start(finding.line)
                     for earlier in reversed(history):
-                        offset = map_back(offset, earlier)
+                        offset = earlier.back(offset)
                     applied.append(
                         AppliedFix(
                             finding.rule,
@@ -85,7 +85,7 @@ def fix_text(
                             finding.fix.requires,
                         )
                     )
-            history.append(edits)
+            history.append(EditMap(edits))
             current = updated
             try:
                 document, findings = analyse(current, path, config, kind, digests)

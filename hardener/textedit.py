@@ -62,13 +62,14 @@ def select_non_overlapping(fixes: Iterable[Fix]) -> tuple[list[Fix], list[Fix]]:
     """
     accepted: list[Fix] = []
     deferred: list[Fix] = []
-    taken: list[tuple[int, int]] = []
+    taken = _TakenRegions()
     for fix in sorted(fixes, key=lambda f: (f.span, f.description)):
-        if any(_overlaps(region, span) for region in fix.regions for span in taken):
+        if any(taken.conflicts(region) for region in fix.regions):
             deferred.append(fix)
             continue
         accepted.append(fix)
-        taken.extend(fix.regions)
+        for region in fix.regions:
+            taken.add(region)
     return accepted, deferred
 
 
@@ -84,6 +85,48 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     if b_start == b_end:
         return a_start <= b_start <= a_end
     return a_start < b_end and b_start < a_end
+
+
+class _TakenRegions:
+    """The regions of accepted fixes, answering `_overlaps` against all of them in logarithmic time.
+
+    Insertion points are kept sorted. Ranges are kept sorted and merged where
+    they overlap (never where they only touch, which is allowed), so their
+    ends are sorted too and only the nearest range needs a look.
+    """
+
+    def __init__(self):
+        self.points: list[int] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def conflicts(self, region: tuple[int, int]) -> bool:
+        start, end = region
+        if start == end:
+            if self._has_point(start, start):
+                return True
+            i = bisect.bisect_right(self.starts, start)  # ranges starting at or before the point
+            return i > 0 and self.ends[i - 1] >= start
+        if self._has_point(start, end):
+            return True
+        i = bisect.bisect_left(self.starts, end)  # ranges starting before this one ends
+        return i > 0 and self.ends[i - 1] > start
+
+    def add(self, region: tuple[int, int]) -> None:
+        start, end = region
+        if start == end:
+            bisect.insort(self.points, start)
+            return
+        first = bisect.bisect_right(self.ends, start)  # the first range ending after this one starts
+        last = bisect.bisect_left(self.starts, end)  # past the last range starting before this one ends
+        if first < last:
+            start, end = min(start, self.starts[first]), max(end, self.ends[last - 1])
+        self.starts[first:last] = [start]
+        self.ends[first:last] = [end]
+
+    def _has_point(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.points, start)
+        return i < len(self.points) and self.points[i] <= end
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
@@ -105,13 +148,28 @@ def map_back(offset: int, edits: Sequence[Edit]) -> int:
 
     Offsets inside inserted text map to where the insertion was made.
     """
-    delta = 0
-    for edit in sorted(edits):
-        new_start = edit.start + delta
-        new_end = new_start + len(edit.content)
-        if offset < new_start:
-            break
-        if offset < new_end:
+    return EditMap(edits).back(offset)
+
+
+class EditMap:
+    """map_back for many offsets through one set of edits: sorted once, then a binary search each."""
+
+    def __init__(self, edits: Sequence[Edit]):
+        self.edits = sorted(edits)
+        self.new_starts: list[int] = []  # where each edit's content starts in the edited text
+        self.deltas: list[int] = []  # the length change of all edits before it
+        delta = 0
+        for edit in self.edits:
+            self.new_starts.append(edit.start + delta)
+            self.deltas.append(delta)
+            delta += len(edit.content) - (edit.end - edit.start)
+        self.total = delta
+
+    def back(self, offset: int) -> int:
+        i = bisect.bisect_right(self.new_starts, offset) - 1  # the last edit starting at or before offset
+        if i < 0:
+            return offset
+        edit, new_start = self.edits[i], self.new_starts[i]
+        if offset < new_start + len(edit.content):
             return edit.start
-        delta += len(edit.content) - (edit.end - edit.start)
-    return offset - delta
+        return offset - self.deltas[i] - (len(edit.content) - (edit.end - edit.start))

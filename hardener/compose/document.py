@@ -16,6 +16,8 @@ from hardener.model import InputError
 from hardener.textedit import LineIndex, detect_eol
 
 MERGE_KEY = "<<"
+# The Compose specification's top-level keys, besides x- extensions.
+_TOP_LEVEL_KEYS = frozenset({"version", "name", "include", "services", "networks", "volumes", "configs", "secrets", "models"})
 MAX_DEPTH = 200  # deeper nesting is refused (no compose file needs it; it guards the reader's stack)
 MAX_EXPANDED_NODES = 1_000_000  # what the file means once aliases are expanded, as Compose would
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -42,16 +44,20 @@ class Node:
 
     def get(self, key: str) -> Node | None:
         """A key's value in a mapping, looking through merge keys (own keys first)."""
-        node = self.resolved
-        if node.kind != "map":
+        if self.resolved.kind != "map":
             return None
-        for k, v in node.items:
-            if k.kind == "scalar" and k.value == key:
-                return v
-        for source in self.merge_sources():
-            found = source.get(key)
-            if found is not None:
-                return found
+        # Depth first, as Compose merges: own keys, then each merged mapping with its own merges.
+        # A loop, not recursion: a chain of merges may be longer than Python's stack allows.
+        pending, seen = [self.resolved], set()
+        while pending:
+            node = pending.pop()
+            if id(node) in seen:
+                continue  # reached again through another merge: its keys were looked at
+            seen.add(id(node))
+            for k, v in node.items:
+                if k.kind == "scalar" and k.value == key:
+                    return v
+            pending.extend(reversed(node.merge_sources()))
         return None
 
     def own(self, key: str) -> tuple[Node, Node] | None:
@@ -89,6 +95,7 @@ class Service:
     # The service this one `extends` in the same file: it inherits that service's
     # settings (and fixes), and Compose merges their lists.
     base: Service | None = None
+    _found: dict = field(default_factory=dict, repr=False, compare=False)  # key -> value, once looked up
 
     @property
     def mapping(self) -> Node:
@@ -99,9 +106,24 @@ class Service:
         return self.node.kind == "alias"
 
     def get(self, key: str) -> Node | None:
-        found = self.node.get(key)
-        if found is None and self.base is not None and self.base is not self:
-            return self.base.get(key)
+        """A key's value in the service, or in the services it extends.
+
+        A loop, not recursion, as chains can be long; each service remembers the answers
+        it learns on the way, so asking every service of a long chain stays linear.
+        """
+        walked: list[Service] = []
+        service, found = self, None
+        while service is not None:
+            if key in service._found:
+                found = service._found[key]
+                break
+            walked.append(service)
+            found = service.node.get(key)
+            if found is not None:
+                break
+            service = service.base
+        for each in walked:
+            each._found[key] = found
         return found
 
     def scalar(self, key: str) -> str | None:
@@ -119,6 +141,7 @@ class ComposeDocument:
         self.aliases: list[Node] = []
         self._sharers: dict[int, list] = {}
         self._families: dict[str, list[str]] = {}
+        self._users_of_key: dict[str, dict[int, list[Service]]] = {}
         self.root = self._parse()
         self._refuse_alias_bombs()
         self.services = self._services()
@@ -129,7 +152,7 @@ class ComposeDocument:
             raise InputError("empty file", 1, self.path)
         bare_cr = re.search(r"\r(?!\n)", self.text)
         if bare_cr:
-            line = self.text.count("\n", 0, bare_cr.start()) + 1
+            line = self.index.line_of(bare_cr.start())
             raise InputError("bare carriage-return line endings (old Mac style) are not supported", line, self.path)
         try:
             events = parse_events(self.text)
@@ -140,7 +163,7 @@ class ComposeDocument:
             if mark is not None:
                 line = mark.line + 1
             elif isinstance(getattr(exc, "position", None), int):  # a reader error: a character YAML forbids
-                line = self.text.count("\n", 0, exc.position) + 1
+                line = self.index.line_of(exc.position)
             else:
                 line = 0
             problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
@@ -148,16 +171,25 @@ class ComposeDocument:
                 problem = f"{problem} {exc.character!r}"
             raise InputError(f"invalid YAML: {problem}", line, self.path) from None
         documents = [i for i, e in enumerate(events) if type(e).__name__ == "DocumentStartEvent"]
+        if not documents:
+            # Docker Compose refuses it too ("empty compose file"), as hardener refuses a blank file.
+            raise InputError("empty file: only comments", 1, self.path)
         if len(documents) > 1:
             raise InputError(
-                "more than one YAML document in a compose file", self._line_of(events[documents[1]]), self.path
+                "more than one YAML document in a compose file (the second starts here): hardener reads one per file",
+                self._line_of(events[documents[1]]),
+                self.path,
             )
         self._events = events
         self._building: list[Node] = []  # collections being read, to catch aliases to their ancestors
-        self._pos = documents[0] + 1 if documents else 0
+        self._pos = documents[0] + 1
+        empty = InputError("empty file: only comments and `---`", self._line_of(events[documents[0]]), self.path)
         if self._kind(self._events[self._pos]) == "DocumentEnd":
-            return None
-        return self._node()
+            raise empty
+        root = self._node()
+        if root.kind == "scalar" and root.style is None and root.value == "" and not root.anchor and not root.tag:
+            raise empty
+        return root
 
     @staticmethod
     def _kind(event) -> str:
@@ -229,23 +261,29 @@ class ComposeDocument:
         return node
 
     def _refuse_alias_bombs(self) -> None:
-        """Aliases that expand to an enormous tree (billion laughs) are refused before anything reads them."""
+        """Aliases that expand to an enormous tree (billion laughs) are refused before anything reads them.
+
+        Each node's expanded size is counted once (a loop, children before parents), so the
+        count is linear in the file however deep its aliases reach.
+        """
         if not self.aliases or self.root is None:
             return
         sizes: dict[int, int] = {}
-
-        def size(node: Node) -> int:
+        pending: list[tuple[Node, bool]] = [(self.root, False)]
+        while pending:
+            node, children_done = pending.pop()
             node = node.resolved
-            if id(node) not in sizes:
+            children = [x for pair in node.items for x in pair] if node.kind == "map" else node.items
+            if children_done:
+                sizes[id(node)] = 1 + sum(sizes[id(child.resolved)] for child in children)
+                if sizes[id(node)] > MAX_EXPANDED_NODES:
+                    raise InputError(
+                        f"its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)", 1, self.path
+                    )
+            elif id(node) not in sizes:
                 sizes[id(node)] = 1  # guards against cycles (already refused while parsing)
-                children = [x for pair in node.items for x in pair] if node.kind == "map" else node.items
-                sizes[id(node)] = 1 + sum(size(child) for child in children)
-            return sizes[id(node)]
-
-        if size(self.root) > MAX_EXPANDED_NODES:
-            raise InputError(
-                f"its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)", 1, self.path
-            )
+                pending.append((node, True))
+                pending.extend((child, False) for child in children)
 
     def _content_end(self, node: Node) -> int:
         """Offset just past the last character of a block collection's content."""
@@ -267,6 +305,8 @@ class ComposeDocument:
                 raise InputError("a compose file must be a mapping", self.root.line, self.path)
             return []
         services = self.root.get("services")
+        if services is None:
+            self._refuse_format_v1()
         if services is None or services.resolved.kind == "scalar" and services.resolved.value in ("", None):
             return []
         if services.resolved.kind != "map":
@@ -290,54 +330,107 @@ class ComposeDocument:
             elif extends.resolved.kind == "map" and extends.get("file") is None:
                 name = extends.get("service")
                 service.base = by_name.get(name.text_value) if name is not None else None
-        for service in out:  # a cycle is Compose's error to report; do not follow it
-            seen, current = set(), service
-            while current is not None and current.name not in seen:
-                seen.add(current.name)
-                current = current.base
-            if current is not None:
-                service.base = None
+        _break_extends_cycles(out)
         return out
+
+    def _refuse_format_v1(self) -> None:
+        """Services at the top level (Compose file format v1) would otherwise pass with nothing found."""
+        for key, value in self.root.items:
+            name = key.value if key.kind == "scalar" else ""
+            if name in _TOP_LEVEL_KEYS or name.startswith("x-") or name == MERGE_KEY:
+                continue
+            if value.resolved.kind == "map":
+                raise InputError(
+                    f"Compose file format v1 (service {name!r} at the top level) is not supported; "
+                    "put services under `services:`",
+                    key.line,
+                    self.path,
+                )
 
     def path_of(self, target: Node) -> str | None:
         """The dotted key path where a node is defined (x-app for an anchor under x-app:)."""
-
-        def walk(node: Node, path: str) -> str | None:
-            if node is target:
-                return path
-            if node.kind == "map":
-                for key, value in node.items:
-                    if value.kind != "alias" and key.kind == "scalar":
-                        found = walk(value, f"{path}.{key.value}" if path else key.value)
-                        if found is not None:
-                            return found
-            elif node.kind == "seq":
-                for i, item in enumerate(node.items):
-                    found = walk(item, f"{path}.{i}")
-                    if found is not None:
-                        return found
+        if id(target) not in self._parents:
             return None
+        labels = []
+        node = target
+        while node is not self.root:
+            node, label = self._parents[id(node)]
+            labels.append(label)
+        return ".".join(reversed(labels))
 
-        return walk(self.root, "") if self.root is not None else None
+    @cached_property
+    def _parents(self) -> dict[int, tuple[Node, str]]:
+        """Each node's parent and its key (or index) there, read once for every path_of."""
+        if self.root is None:
+            return {}
+        parents: dict[int, tuple] = {id(self.root): (None, "")}
+        pending = [self.root]
+        while pending:
+            node = pending.pop()
+            if node.kind == "map":
+                children = [(v, k.value) for k, v in node.items if v.kind != "alias" and k.kind == "scalar"]
+            elif node.kind == "seq":
+                children = [(item, str(i)) for i, item in enumerate(node.items)]
+            else:
+                continue
+            for child, label in children:
+                parents.setdefault(id(child), (node, label))
+                pending.append(child)
+        return parents
+
+    @cached_property
+    def _position(self) -> dict[int, int]:
+        return {id(s): i for i, s in enumerate(self.services)}
+
+    @cached_property
+    def _extenders(self) -> dict[int, list[Service]]:
+        """The services that extend each service directly."""
+        out: dict[int, list[Service]] = {}
+        for service in self.services:
+            if service.base is not None:
+                out.setdefault(id(service.base), []).append(service)
+        return out
+
+    def _with_extenders(self, services: list[Service]) -> list[Service]:
+        """These services and every service that extends one of them (directly or not), in file order."""
+        found = {id(s): s for s in services}
+        pending = list(services)
+        while pending:
+            for child in self._extenders.get(id(pending.pop()), ()):
+                if id(child) not in found:
+                    found[id(child)] = child
+                    pending.append(child)
+        return sorted(found.values(), key=lambda s: self._position[id(s)])
 
     def family(self, service: Service) -> list[str]:
         """The service and every service that extends it here: all receive its settings."""
-        if service.name in self._families:
-            return self._families[service.name]
-        names = [service.name]
-        for other in self.services:
-            base = other.base
-            while base is not None and base is not other:
-                if base is service:
-                    names.append(other.name)
-                    break
-                base = base.base
-        self._families[service.name] = names
-        return names
+        if service.name not in self._families:
+            others = [s.name for s in self._with_extenders([service]) if s is not service]
+            self._families[service.name] = [service.name, *others]
+        return self._families[service.name]
 
     def owned_keys(self, service: Service, *keys: str) -> tuple[str, ...]:
         """Model paths a fix to these keys of a service may change."""
         return tuple(f"services.{name}.{key}" for name in self.family(service) for key in keys)
+
+    def owned_keys_of(self, services: list[Service], *keys: str) -> tuple[str, ...]:
+        """owned_keys for several services at once, each path once.
+
+        The services sharing a setting are often a whole `extends` chain: asking
+        owned_keys of each would name every later link again, quadratic in its length.
+        """
+        return tuple(f"services.{s.name}.{key}" for s in self._with_extenders(services) for key in keys)
+
+    def services_using(self, key: str, node: Node) -> list[Service]:
+        """The services whose `key` is this node (their own, merged or extended), in file order."""
+        if key not in self._users_of_key:
+            users: dict[int, list[Service]] = {}
+            for service in self.services:
+                found = service.get(key)
+                if found is not None:
+                    users.setdefault(id(found), []).append(service)
+            self._users_of_key[key] = users
+        return self._users_of_key[key].get(id(node), [])
 
     @property
     def standalone_services(self) -> list[Service]:
@@ -353,10 +446,10 @@ class ComposeDocument:
 
     @cached_property
     def comment_lines(self) -> list[str]:
-        """Whole-line comments, for file-wide pragmas."""
+        """Whole-line comments that may be file-wide pragmas (each finding reads them all)."""
         from hardener.suppressions import whole_line_comments
 
-        return whole_line_comments(self.text)
+        return list(dict.fromkeys(c for c in whole_line_comments(self.text) if "global" in c and "ignore" in c))
 
     def comments_for(self, line: int) -> tuple[str, ...]:
         """Comments above a line (a contiguous block) and at the end of the line itself."""
@@ -372,34 +465,48 @@ class ComposeDocument:
         """
         key = id(mapping)
         if key not in self._sharers:
-            direct = [s for s in self.services if s.mapping is mapping or _merges(s.mapping, mapping, set())]
-            users = list(direct)
-            for service in self.services:
-                base, seen = service.base, set()
-                while base is not None and base.name not in seen:
-                    seen.add(base.name)
-                    if base in direct and service not in users:
-                        users.append(service)
-                        break
-                    base = base.base
-            self._sharers[key] = [s for s in self.services if s in users]
+            self._sharers[key] = self._with_extenders(self._direct_users.get(key, []))
         return self._sharers[key]
+
+    @cached_property
+    def _direct_users(self) -> dict[int, list[Service]]:
+        """For each mapping, the services whose value it is or that merge it (also through nested merges)."""
+        users: dict[int, list[Service]] = {}
+        for service in self.services:
+            reached = {id(service.mapping)}
+            users.setdefault(id(service.mapping), []).append(service)
+            pending = service.mapping.merge_sources()
+            while pending:
+                source = pending.pop()
+                if id(source) not in reached:
+                    reached.add(id(source))
+                    users.setdefault(id(source), []).append(service)
+                    pending.extend(source.merge_sources())
+        return users
 
     def extends_other_file(self, service: Service) -> bool:
         extends = service.node.get("extends")
         return extends is not None and extends.resolved.kind == "map" and extends.get("file") is not None
 
 
-def _merges(node: Node, target: Node, seen: set[int]) -> bool:
-    """The mapping merges `target`, directly or through the mappings it merges."""
-    for source in node.merge_sources():
-        if source is target:
-            return True
-        if id(source) not in seen:
-            seen.add(id(source))
-            if _merges(source, target, seen):
-                return True
-    return False
+def _break_extends_cycles(services: list[Service]) -> None:
+    """A cycle of `extends` is Compose's error to report: hardener does not follow it.
+
+    Each service is visited once, so long chains cost no more than short ones.
+    """
+    state: dict[int, bool] = {}  # False: on the chain being walked; True: its chain ends
+    for service in services:
+        chain: list[Service] = []
+        current = service
+        while current is not None and id(current) not in state:
+            state[id(current)] = False
+            chain.append(current)
+            current = current.base
+        if current is not None and state[id(current)] is False:  # the chain came back to itself
+            for member in chain[chain.index(current) :]:
+                member.base = None
+        for member in chain:
+            state[id(member)] = True
 
 
 def _is_yaml_error(exc: Exception) -> bool:

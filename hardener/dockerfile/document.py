@@ -310,6 +310,7 @@ class DockerfileDocument:
 
     def _stages(self) -> list[Stage]:
         stages: list[Stage] = []
+        named: dict[str, Stage] = {}
         current: Stage | None = None
         for instr in self.instructions:
             if instr.keyword == "FROM":
@@ -318,10 +319,10 @@ class DockerfileDocument:
                 resolved = substitute(base, self.global_args)
                 current = Stage(len(stages), instr, base, resolved, alias)
                 if resolved is not None:
-                    current.parent = next(
-                        (s for s in reversed(stages) if s.alias and s.alias.lower() == resolved.lower()), None
-                    )
+                    current.parent = named.get(resolved.lower())
                 stages.append(current)
+                if alias:
+                    named[alias.lower()] = current  # a later stage of the same name wins from here on
             if current is not None:
                 instr.stage = current
                 current.instructions.append(instr)
@@ -349,23 +350,36 @@ class DockerfileDocument:
 
     @cached_property
     def comment_lines(self) -> list[str]:
-        """Every comment line outside instructions (for file-wide pragmas)."""
+        """Comment lines outside instructions that may be file-wide pragmas (each finding reads them all)."""
         inside = set()
         for instr in self.instructions:
             inside.update(range(instr.start_line, instr.end_line + 1))
-        return [
+        found = (
             self.index.line_text(ln).strip()
             for ln in range(1, self.index.line_count + 1)
             if ln not in inside and self.index.line_text(ln).lstrip().startswith("#")
-        ]
+        )
+        return list(dict.fromkeys(c for c in found if "global" in c and "ignore" in c))
 
     def comments_for(self, line: int) -> tuple[str, ...]:
         """The comment block directly above the instruction starting on a line."""
-        instruction = next((i for i in self.instructions if i.start_line == line), None)
+        instruction = self._starting_on.get(line)
         return instruction.comments_above if instruction else ()
 
+    @cached_property
+    def _starting_on(self) -> dict[int, Instruction]:
+        return {i.start_line: i for i in self.instructions}
+
     def stage_named(self, name: str) -> Stage | None:
-        return next((s for s in self.stages if s.alias and s.alias.lower() == name.lower()), None)
+        return self._stages_by_name.get(name.lower())
+
+    @cached_property
+    def _stages_by_name(self) -> dict[str, Stage]:
+        named: dict[str, Stage] = {}
+        for stage in self.stages:
+            if stage.alias:
+                named.setdefault(stage.alias.lower(), stage)  # the first stage of that name
+        return named
 
 
 def parse_arg_values(tokens: tuple[str, ...]) -> dict[str, str | None]:
