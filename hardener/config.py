@@ -337,18 +337,20 @@ def load_config_file(path: Path, root: str | None = None) -> Config | None:
 class ConfigFinder:
     """Finds the nearest configuration for each folder, caching per folder.
 
-    The search climbs from a file's folder and stops at the repository root (the nearest folder that
-    holds `.git`). Outside a repository it never climbs above the folder the run started in: the current
-    folder, or, for a path named outside it, that path (its folder, for a file) - the root of
-    `hardener.files.root_for`. `roots` are the paths the run names; without them, the first folder asked
-    about outside every known root stands for a named path, as discovery asks about each named path
-    before anything below it.
+    The search climbs from a file's folder and stops at the repository root: the nearest folder that
+    holds `.git`. Outside a repository it never climbs above the folder the run started in: the current
+    folder, or, for a path named outside it, that path (its folder, for a file), as
+    `hardener.files.root_for` decides; when these nest, the outermost one. `roots` are the paths the run
+    names. Without them, a folder asked about outside every known root counts as named: discovery asks
+    about each named path before anything below it. Settings found this way may name paths only inside
+    the folder where the search stops.
     """
 
     def __init__(self, explicit: Path | None = None, roots=None):
         self.explicit = load_config_file(explicit) if explicit else None
         self._cache: dict[Path, Config] = {}
         self._real: dict[Path, str] = {}
+        self._git: dict[Path, bool] = {}
         self._roots: set[str] = set()
         from hardener.files import root_for
 
@@ -382,13 +384,7 @@ class ConfigFinder:
     def _for_folder(self, folder: Path) -> Config:
         if folder in self._cache:
             return self._cache[folder]
-        chain = []  # the folders searched, nearest first, up to and including where the search stops
-        current = folder
-        while True:
-            chain.append(current)
-            if self._realpath(current) in self._roots or (current / ".git").exists() or current.parent == current:
-                break
-            current = current.parent
+        chain = self._search_chain(folder)
         found = Config()
         searched = chain
         for i, candidate_folder in enumerate(chain):
@@ -399,6 +395,26 @@ class ConfigFinder:
         for each in searched:  # folders above the settings file do not see it
             self._cache[each] = found
         return found
+
+    def _search_chain(self, folder: Path) -> list[Path]:
+        """The folders searched, nearest first: up to the repository root, else up to the outermost root."""
+        chain = []
+        outermost = 0
+        current = folder
+        while True:
+            chain.append(current)
+            if self._has_git(current):
+                return chain
+            if self._realpath(current) in self._roots:
+                outermost = len(chain)
+            if current.parent == current:
+                return chain[: outermost or 1]
+            current = current.parent
+
+    def _has_git(self, folder: Path) -> bool:
+        if folder not in self._git:
+            self._git[folder] = (folder / ".git").exists()
+        return self._git[folder]
 
     def _settings_in(self, folder: Path, top: Path) -> Config | None:
         for name in CONFIG_FILES:

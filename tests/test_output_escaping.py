@@ -148,7 +148,8 @@ def test_patch_on_a_terminal_shows_control_characters(tmp_path, monkeypatch):
     from hardener.runner import run
 
     (tmp_path / "Dockerfile").write_bytes(
-        b"FROM debian:12\r\n# \x1b[2J\x1b]0;pwned\x07 \xe2\x80\xae\r\nRUN apt-get update\r\nRUN apt-get install curl\r\n"
+        b"FROM debian:12\r\n# \x1b[2J\x1b]0;pwned\x07 \xe2\x80\xae\r\n"
+        b"RUN apt-get update\r\nRUN apt-get install curl\r\n"
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HARDENER_CACHE_DIR", str(tmp_path / ".cache"))
