@@ -87,6 +87,11 @@ def _hostile(port: int, outside: str) -> dict:
             {"linked.env": ("link", secret_file)},
             True,
         ),
+        "env_file through a link inside, then up out of the tree": (
+            f"{web}    env_file: inlink/../../outside/secret.env\n",
+            {"a/b/c/kept": "", "inlink": ("link", "a/b/c")},
+            True,
+        ),
         "an included project's .env is a link out": (
             f"include:\n  - sub/c.yaml\n{web}",
             {
@@ -96,7 +101,17 @@ def _hostile(port: int, outside: str) -> dict:
             True,
         ),
         "label_file reading the environment": (f"{web}    label_file: /proc/self/environ\n", {}, True),
-        "env_file named by a variable": (f"{web}    env_file: ${{INPUT_TOKEN}}.env\n", {}, True),
+        "env_file named by a variable": (f"{web}    env_file: ${{INPUT_TOKEN}}.env\n", {}, False),
+        "env_file whose variable's default leaves the tree": (
+            f"{web}    env_file: ${{COMPOSE_NOT_SET:-{secret_file}}}\n",
+            {},
+            True,
+        ),
+        "include whose variable's alternative is remote": (
+            f"include:\n  - ${{INPUT_TOKEN:+http://127.0.0.1:{port}/repo.git}}\n{web}",
+            {},
+            True,
+        ),
         "secret file outside the tree": (f"{web}    secrets: [s]\nsecrets:\n  s:\n    file: {secret_file}\n", {}, True),
         "token interpolated into a bad value": (f'{web}    mem_limit: "${{INPUT_TOKEN}}"\n', {}, False),
         "token interpolated into a label": (f"{web}    labels:\n      - token=${{GITHUB_TOKEN}}\n", {}, False),

@@ -49,6 +49,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A reference Compose may hand to a remote loader (a URL, `user@host:path`, `github.com/...`,
 # `repo.git#ref`), or one hardener cannot place without running a shell (`~`, `$`).
 _NOT_LOCAL = re.compile(r"[:@#$]|^~|^github\.com/|\.git(?:/|$)")
+_EXPRESSION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^{}$]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _REMOTE = re.compile(r"://|^[^/]*@|^github\.com/|\.git(?:[/#]|$)")
 # The default file names Compose looks for in a folder named by `include:`.
 _DEFAULT_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -113,10 +114,15 @@ class Reach:
     refusal: str | None = None
     keys: set[str] = field(default_factory=set)  # mapping keys in the files (service names...)
     values: list[str] = field(default_factory=list)  # scalar values, kept out of Compose's errors
+    _joined: tuple[int, str] | None = field(default=None, repr=False)
 
     def hides(self, word: str) -> bool:
         """A word of Compose's error that may be (part of) a value from the files."""
-        return len(word) >= 3 and word not in self.keys and any(word in value for value in self.values)
+        if len(word) < 3 or word in self.keys:
+            return False
+        if self._joined is None or self._joined[0] != len(self.values):
+            self._joined = (len(self.values), "\n".join(self.values))
+        return word in self._joined[1]
 
 
 class _Refused(Exception):
@@ -137,7 +143,7 @@ def reach(texts, path: str, root: str | None = None) -> Reach:
     found = Reach()
     try:
         pending = [(text, (folder,), path) for text in texts]
-        seen: set[str] = set()
+        seen: set[tuple] = set()
         while pending:
             text, bases, where = pending.pop()
             found.names |= set(_VARIABLE.findall(text))
@@ -148,10 +154,11 @@ def reach(texts, path: str, root: str | None = None) -> Reach:
                     target = _local(reference, base, root, kind)
                     if kind != "compose":
                         continue
-                    inner = os.path.dirname(os.path.normpath(os.path.join(base, reference)))
+                    named = os.path.normpath(os.path.join(base, _interpolated(reference)))
+                    inner = named if os.path.isdir(named) else os.path.dirname(named)
                     inner_bases = (inner,)
                     if project is not None:  # an included project: its folder, and the .env read there
-                        directory = os.path.join(base, project) if project else inner
+                        directory = os.path.normpath(os.path.join(base, _interpolated(project))) if project else inner
                         _local(".env", directory, root, "read")
                         inner_bases = tuple(dict.fromkeys((inner, directory)))
                     if target is None or (target, inner_bases) in seen:
@@ -271,30 +278,55 @@ def _string(value, key: str) -> str:
     return value
 
 
+def _interpolated(reference: str) -> str:
+    """The path Compose will use, its variables holding what the sandbox gives them."""
+    if "$" in _EXPRESSION.sub("", reference):
+        raise _Refused(f"it names a file through variables hardener cannot follow ({_shown(reference)})")
+
+    def value(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, operator, word = match.group(1) or match.group(4), match.group(2) or "", match.group(3) or ""
+        current = _FIXED.get(name) if name.startswith("COMPOSE_") else PLACEHOLDER
+        if operator.endswith("+"):
+            return word if current else ""
+        if operator.endswith("-"):
+            return current if current else word
+        if operator.endswith("?") and not current:
+            raise _Refused(f"it names a file through an unset variable ({_shown(reference)})")
+        return current or ""
+
+    return _EXPRESSION.sub(value, reference)
+
+
 def _local(reference: str, base: str, root: str, kind: str) -> str | None:
-    """The resolved path of a reference inside the root, or _Refused saying why Compose must not see it."""
+    """The resolved path of a reference inside the root, or _Refused saying why Compose must not see it.
+
+    The reference is taken as Compose will take it: interpolated, `${NAME}` being the placeholder.
+    """
+    written, reference = reference, _interpolated(reference)
     if reference == "/dev/null" and kind == "read":
         return None  # Compose's way to say "no env file"
     if _NOT_LOCAL.search(reference):
         if _REMOTE.search(reference):
-            raise _Refused(f"it names {_shown(reference)}, which Compose would fetch from the network")
-        if "$" in reference:
-            raise _Refused(f"it names a file through a variable ({_shown(reference)})")
-        raise _Refused(f"it names {_shown(reference)}, which is not a plain local path")
+            raise _Refused(f"it names {_shown(written)}, which Compose would fetch from the network")
+        raise _Refused(f"it names {_shown(written)}, which is not a plain local path")
     from hardener.files import is_inside
 
-    real = os.path.realpath(os.path.join(base, reference))
-    if not is_inside(real, root):
-        raise _Refused(f"it names {_shown(reference)}, which is outside the repository")
+    # Compose joins paths lexically (`link/..` is the folder itself), the system follows links first:
+    # both readings must stay inside.
+    real = os.path.realpath(os.path.normpath(os.path.join(base, reference)))
+    if not (is_inside(real, root) and is_inside(os.path.realpath(os.path.join(base, reference)), root)):
+        raise _Refused(f"it names {_shown(written)}, which is outside the repository")
     if os.path.isdir(real) and kind == "compose":
         names = [os.path.join(real, name) for name in _DEFAULT_NAMES if os.path.lexists(os.path.join(real, name))]
         if not names:
             return None  # Compose reports the missing file itself
         real = os.path.realpath(names[0])
         if not is_inside(real, root):
-            raise _Refused(f"it names {_shown(reference)}, which is outside the repository")
+            raise _Refused(f"it names {_shown(written)}, which is outside the repository")
     if kind != "named" and os.path.lexists(real) and not os.path.isfile(real):
-        raise _Refused(f"it names {_shown(reference)}, which is not a regular file")
+        raise _Refused(f"it names {_shown(written)}, which is not a regular file")
     return real if os.path.isfile(real) else None
 
 
@@ -317,6 +349,15 @@ def _shown(reference: str) -> str:
 
 
 # -- running Compose sealed off ---------------------------------------------------------------------
+# Compose's own settings: no remote loaders (git, oci://), no `.env` of the project (the placeholders
+# come in an env file of ours). An env file cannot change them: Compose takes COMPOSE_* from env files
+# only when they are not set.
+_FIXED = {
+    "COMPOSE_EXPERIMENTAL_GIT_REMOTE": "false",
+    "COMPOSE_EXPERIMENTAL_OCI_REMOTE": "false",
+    "COMPOSE_DISABLE_ENV_FILE": "true",
+}
+
 class Sandbox:
     """A private folder holding Compose's HOME and the env file with the placeholders."""
 
@@ -348,9 +389,7 @@ class Sandbox:
             "XDG_CACHE_HOME": home,
             "KUBECONFIG": os.path.join(home, "no-kubeconfig"),
             "DOCKER_HOST": "unix://" + os.path.join(home, "no-daemon.sock"),
-            "COMPOSE_EXPERIMENTAL_GIT_REMOTE": "false",
-            "COMPOSE_EXPERIMENTAL_OCI_REMOTE": "false",
-            "COMPOSE_DISABLE_ENV_FILE": "true",
+            **_FIXED,
             "NO_COLOR": "1",
             "LC_ALL": "C",
         }
