@@ -64,6 +64,9 @@ def compose_command() -> tuple[str, ...] | None:
     configured = os.environ.get("HARDENER_COMPOSE")
     if configured:
         command = tuple(shlex.split(configured))
+        if command and os.path.basename(command[0]) == "docker" and command[1:2] == ("compose",):
+            plugin = _compose_plugin()
+            command = (plugin, *command[2:]) if plugin else command
         return (shutil.which(command[0]) or command[0], *command[1:]) if command else None
     try:
         import importlib.util
