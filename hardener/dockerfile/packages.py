@@ -12,6 +12,8 @@ MANAGERS = {
     "apk": "apk",
     "yum": "yum",
     "dnf": "dnf",
+    "dnf5": "dnf",
+    "dnf4": "dnf",
     "microdnf": "microdnf",
     "zypper": "zypper",
 }
@@ -120,7 +122,11 @@ def package_commands(script: Script) -> list[PackageCommand]:
                 break
             if w.text.startswith("-") and not w.quoted:
                 options.append(w)
-                if w.text in takes_value and i + 1 < len(args):
+                if i + 1 < len(args) and (
+                    w.text in takes_value
+                    # apt reads a number after -q as the quiet level (`-q 2`).
+                    or (manager == "apt" and w.text in ("-q", "--quiet") and args[i + 1].text.isdigit())
+                ):
                     options.append(args[i + 1])
                     i += 1
             elif subcommand is None:

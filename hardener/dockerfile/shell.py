@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 OPERATORS = ("&&", "||", ";;", ";", "|", "&")
 CONTROL_WORDS = frozenset(
@@ -31,10 +32,28 @@ CONTROL_WORDS = frozenset(
         "function",
     }
 )
-# Words that run the command named after them.
-COMMAND_PREFIXES = frozenset(
-    {"sudo", "env", "nice", "time", "command", "exec", "eatmydata", "nohup", "apt-dpkg-wrap", "chronic", "stdbuf"}
-)
+# Words that run the command named after them, with their options that take a value
+# (`sudo -n` takes none, `nice -n 10` does).
+WRAPPER_OPTION_VALUES = {
+    "sudo": frozenset(
+        {"-u", "-g", "-C", "-D", "-p", "-r", "-t", "-T", "-U", "--user", "--group", "--close-from", "--chdir"}
+        | {"--prompt", "--role", "--type", "--command-timeout", "--other-user"}
+    ),
+    "doas": frozenset({"-u", "-C"}),
+    "env": frozenset({"-u", "-C", "-S", "--unset", "--chdir", "--split-string"}),
+    "nice": frozenset({"-n", "--adjustment"}),
+    "time": frozenset({"-f", "-o", "--format", "--output"}),
+    "exec": frozenset({"-a"}),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+    "command": frozenset(),
+    "eatmydata": frozenset(),
+    "nohup": frozenset(),
+    "apt-dpkg-wrap": frozenset(),
+    "chronic": frozenset(),
+}
+COMMAND_PREFIXES = frozenset(WRAPPER_OPTION_VALUES)
+# Wrappers that run the command as another user (root, unless told otherwise).
+PRIVILEGE_WRAPPERS = frozenset({"sudo", "doas"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,16 @@ class Command:
     @property
     def program_index(self) -> int | None:
         """Index of the word naming the program run, past assignments and wrappers."""
+        return self._located[0]
+
+    @property
+    def wrappers(self) -> list[str]:
+        """The wrapper programs (sudo, env, ...) the program runs under, outermost first."""
+        return self._located[1]
+
+    @cached_property
+    def _located(self) -> tuple[int | None, list[str]]:
+        wrappers: list[str] = []
         i = 0
         while i < len(self.words):
             w = self.words[i]
@@ -63,16 +92,21 @@ class Command:
                 i += 1
             elif "=" in w.text and not w.quoted and w.text.split("=", 1)[0].isidentifier():
                 i += 1
-            elif w.text in COMMAND_PREFIXES:
+            elif w.text.rsplit("/", 1)[-1] in COMMAND_PREFIXES:
+                wrapper = w.text.rsplit("/", 1)[-1]
+                wrappers.append(wrapper)
+                takes_value = WRAPPER_OPTION_VALUES[wrapper]
                 i += 1
-                # Skip the wrapper's own options (sudo -E, env -i, nice -n 10).
+                # Skip the wrapper's own options (sudo -E, env -i, nice -n 10), up to `--`.
                 while i < len(self.words) and self.words[i].text.startswith("-"):
                     i += 1
-                    if i < len(self.words) and self.words[i - 1].text in ("-n", "-u", "-g"):
+                    if self.words[i - 1].text == "--":
+                        break
+                    if self.words[i - 1].text in takes_value:
                         i += 1
             else:
-                return i
-        return None
+                return i, wrappers
+        return None, wrappers
 
     @property
     def program(self) -> str | None:

@@ -93,6 +93,18 @@ def inherited_user(stage) -> tuple[str | None, object]:
     return None, None
 
 
+def user_at(instr) -> str | None:
+    """The user a USER instruction set for this instruction, or None when the base image decides."""
+    stage = instr.stage
+    for s in stage.lineage:
+        for earlier in reversed(s.instructions):
+            if s is stage and earlier.index >= instr.index:
+                continue
+            if earlier.keyword == "USER" and earlier.value:
+                return earlier.value[0]
+    return None
+
+
 def earlier_non_root_user(stage) -> str | None:
     """A non-root user a USER instruction in the lineage already switched to."""
     for s in stage.lineage:

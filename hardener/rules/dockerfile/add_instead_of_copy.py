@@ -5,7 +5,8 @@ import re
 from hardener.model import Edit, Severity, Tier
 from hardener.rules.base import Example, Rule
 
-_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
+# URLs, and git's scp-like `user@host:path` form, which BuildKit's ADD clones.
+_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|[a-z0-9_.-]+@[a-z0-9.-]+:)", re.IGNORECASE)
 # ADD unpacks local tar archives (compressed or not); COPY would not.
 _ARCHIVE = re.compile(r"\.(tar|tgz|tbz2?|txz|tlz|tzst|gz|bz2|xz|lz|lzma|zst|z)$", re.IGNORECASE)
 _ADD_ONLY_FLAGS = ("--checksum", "--keep-git-dir", "--unpack")
@@ -53,7 +54,7 @@ class AddInsteadOfCopy(Rule):
             if instr.keyword != "ADD" or instr.has_heredoc or len(instr.value) < 2:
                 continue
             sources = instr.value[:-1]
-            reason = self._why_not(instr, sources)
+            reason = self._why_not(instr, sources, document.escape)
             if reason is ADD_IS_RIGHT:
                 continue
             replacement = "COPY" if instr.keyword_text.isupper() else "copy"
@@ -68,13 +69,18 @@ class AddInsteadOfCopy(Rule):
             )
 
     @staticmethod
-    def _why_not(instr, sources) -> str | None:
-        if any(_REMOTE.match(s) for s in sources):
-            return ADD_IS_RIGHT
+    def _why_not(instr, sources, escape) -> str | None:
         if any(f.startswith(_ADD_ONLY_FLAGS) for f in instr.flags):
             return ADD_IS_RIGHT
-        if any(_ARCHIVE.search(s) for s in sources):
+        # BuildKit removes quotes and escapes before it looks at a source: judge what it sees.
+        unquoted = [unquote(s, escape) for s in sources]
+        if any(s is not None and _REMOTE.match(s) for s in unquoted):
             return ADD_IS_RIGHT
+        if any(s is not None and _ARCHIVE.search(s) for s in unquoted):
+            return ADD_IS_RIGHT
+        if any(s is None for s in unquoted):
+            return "a source has quotes or escapes that hardener cannot read with certainty"
+        sources = unquoted
         if any("$" in s for s in sources):
             return "a source is a variable, which could name an archive ADD would unpack"
         if any(any(c in s for c in "*?[") and not _SAFE_NAME.search(s) for s in sources):
@@ -86,3 +92,38 @@ class AddInsteadOfCopy(Rule):
             # ADD unpacks any local tar archive, whatever its name (.gem, .crate, .apk files are tars).
             return f"`{unsure[0]}` could be an archive ADD would unpack"
         return None
+
+
+def unquote(word: str, escape: str) -> str | None:
+    """A word as BuildKit's shell lexer reads it (quotes removed, escapes resolved), or None when unsure."""
+    if not any(c in word for c in ("'", '"', escape)):
+        return word
+    out: list[str] = []
+    i, n = 0, len(word)
+    while i < n:
+        ch = word[i]
+        if ch == "'":
+            end = word.find("'", i + 1)
+            if end == -1:
+                return None
+            out.append(word[i + 1 : end])
+            i = end + 1
+        elif ch == '"':
+            i += 1
+            while i < n and word[i] != '"':
+                if word[i] == escape and i + 1 < n and word[i + 1] in ('"', "$", escape):
+                    i += 1
+                out.append(word[i])
+                i += 1
+            if i >= n:
+                return None
+            i += 1
+        elif ch == escape:
+            if i + 1 >= n:
+                return None
+            out.append(word[i + 1])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)

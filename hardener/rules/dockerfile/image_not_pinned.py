@@ -50,4 +50,6 @@ class ImageNotPinned(Rule):
     )
 
     def check(self, document, context):
-        yield from pin_findings(self, dockerfile_targets(document), context.digests)
+        # A global ARG that feeds several FROM lines is one place to pin: report it once.
+        targets = {(t.line, t.where, t.start, t.end, t.text, t.skip): t for t in dockerfile_targets(document)}
+        yield from pin_findings(self, list(targets.values()), context.digests)

@@ -2,20 +2,37 @@ from __future__ import annotations
 
 import re
 
+from hardener.dockerfile import users
 from hardener.dockerfile.edits import append_command, insert_after_word
 from hardener.dockerfile.packages import MANAGERS as MANAGER_PROGRAMS
 from hardener.dockerfile.packages import package_commands
+from hardener.dockerfile.shell import PRIVILEGE_WRAPPERS
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
 
-# Per manager: the cache folder, and the command that empties it.
+# Per manager: the cache folder named in messages, and the command that empties it
+# ({program} is the manager as the RUN calls it: dnf5, /usr/bin/dnf, ...).
 _CACHE = {
     "apt": ("/var/lib/apt/lists", "rm -rf /var/lib/apt/lists/*"),
-    "yum": ("/var/cache/yum", "yum clean all"),
-    "dnf": ("/var/cache/dnf", "dnf clean all"),
-    "microdnf": ("/var/cache/yum", "microdnf clean all"),
-    "zypper": ("/var/cache/zypp", "zypper clean --all"),
+    "yum": ("/var/cache/yum", "{program} clean all"),
+    "dnf": ("/var/cache/dnf", "{program} clean all"),
+    "microdnf": ("/var/cache/yum", "{program} clean all"),
+    "zypper": ("/var/cache/zypp", "{program} clean --all"),
 }
+_RPM_CACHES = ("/var/cache/yum", "/var/cache/dnf", "/var/cache/libdnf5")
+# Every folder where a manager keeps its cache: one that a mount covers, or that the RUN
+# removes itself, is taken care of. yum is dnf on RHEL 8 and later, and dnf is dnf5 on Fedora 41.
+_FOLDERS = {
+    "apt": ("/var/lib/apt/lists",),
+    "apk": ("/var/cache/apk", "/etc/apk/cache"),
+    "yum": _RPM_CACHES,
+    "dnf": _RPM_CACHES,
+    "microdnf": _RPM_CACHES,
+    "zypper": ("/var/cache/zypp",),
+}
+_RPM_FAMILY = ("yum", "dnf", "microdnf")
+# Mounts whose writes never reach the layer: a cache, a tmpfs, a bind mount (writes are discarded).
+_NOT_KEPT_MOUNTS = ("cache", "tmpfs", "bind")
 
 
 class PackageCacheLeftInLayer(Rule):
@@ -66,7 +83,7 @@ class PackageCacheLeftInLayer(Rule):
             for position, instr in enumerate(stage.instructions):
                 if instr.script is None:
                     continue
-                cached = instr.cache_mount_targets()
+                cached = _mount_targets(instr)
                 # Later instructions of this stage, and every stage built on it.
                 later = stage.instructions[position + 1 :] + [
                     i for s in document.stages if s is not stage and stage in s.lineage for i in s.instructions
@@ -78,7 +95,7 @@ class PackageCacheLeftInLayer(Rule):
         commands = [c for c in package_commands(instr.script) if c.manager == manager]
         if manager == "apk":
             adding = [c for c in commands if c.action == "add" and c.operands and not c.has_option("--no-cache")]
-            if not adding or _covered(instr, cached, "/var/cache/apk", "/etc/apk/cache"):
+            if not adding or _covered(instr, cached, *_FOLDERS["apk"]):
                 return
             edits = [insert_after_word(instr, c.subcommand, " --no-cache") for c in adding]
             yield self.finding(
@@ -92,11 +109,24 @@ class PackageCacheLeftInLayer(Rule):
             )
             return
         folder, clean = _CACHE[manager]
-        if _covered(instr, cached, folder) or clean.split(" --")[0] in instr.args or _runs_cleanup_script(instr):
+        filling = [c for c in commands if _fills_cache(c)]
+        if _covered(instr, cached, *_FOLDERS[manager]) or _cleans(instr, manager) or _runs_cleanup_script(instr):
             return
+        clean = clean.format(program=_program_as_written(filling[0]))
+        if filling[0].program == "dnf5":
+            folder = "/var/cache/libdnf5"
         reason = None
         if manager == "apt" and any(_installs_without_update(i) for i in later):
             reason = "a later RUN (here or in a stage built on this one) installs with apt without `apt-get update` and needs the lists"
+        else:
+            # sudo or doas anywhere in the RUN: its author does not expect to be root here.
+            wrapper = next((w for c in instr.script.commands for w in c.wrappers if w in PRIVILEGE_WRAPPERS), None)
+            user = users.user_at(instr)
+            if wrapper and (user is None or "$" in user or not users.is_root(user)):
+                reason = (
+                    f"the RUN uses {wrapper}, so it may run as a user other than root, "
+                    f"and `{clean}` might lack the rights that {wrapper} gave `{filling[0].program}`"
+                )
         edit = None if reason else append_command(document, instr, clean)
         if edit is None and reason is None:
             reason = "the RUN does not end in a plain command list that `&& ...` can extend"
@@ -116,11 +146,49 @@ def _fills_cache(command) -> bool:
     return command.updates_index if command.manager == "apt" else command.installs
 
 
-def _covered(instr, cached, *folders) -> bool:
-    """A cache mount or an explicit removal already takes care of the folder."""
-    return any(t and any(f.startswith(t.rstrip("/")) or t.startswith(f) for f in folders) for t in cached) or any(
-        f in instr.args for f in folders
-    )
+def _mount_targets(instr) -> list[str]:
+    """Targets of the RUN's --mount flags whose writes stay out of the layer."""
+    targets = []
+    for spec in instr.flag("mount"):
+        fields = dict(p.strip().strip("\"'").partition("=")[::2] for p in spec.split(","))
+        if fields.get("type", "bind") in _NOT_KEPT_MOUNTS:
+            target = fields.get("target") or fields.get("dst") or fields.get("destination")
+            if target:
+                targets.append(target)
+    return targets
+
+
+def _covered(instr, mounted, *folders) -> bool:
+    """A mount over the folder (or a folder above it), or an explicit removal, takes care of it."""
+
+    def under(folder: str, mount: str) -> bool:
+        mount = mount.rstrip("/")
+        return folder == mount or folder.startswith(mount + "/")
+
+    return any(under(f, t) for t in mounted for f in folders) or any(f in instr.args for f in folders)
+
+
+_CLEAN_TEXT = {
+    "rpm": re.compile(r"\b(?:yum|dnf[45]?|microdnf)\b[^\n;&|]*?\bclean\b"),
+    "zypper": re.compile(r"\bzypper\b[^\n;&|]*?\b(?:clean|cc)\b"),
+}
+
+
+def _cleans(instr, manager) -> bool:
+    """The RUN already runs a clean command of the manager (any of the rpm family counts for the others).
+
+    Judged on the text, so a clean inside if/for or a subshell counts too.
+    """
+    if manager == "zypper":
+        return bool(_CLEAN_TEXT["zypper"].search(instr.args))
+    return manager in _RPM_FAMILY and bool(_CLEAN_TEXT["rpm"].search(instr.args))
+
+
+def _program_as_written(command) -> str:
+    """The manager's name as the command calls it, when it is a plain word."""
+    word = command.command.words[command.command.program_index]
+    plain = not word.quoted and re.fullmatch(r"[A-Za-z0-9_./+-]+", word.text)
+    return word.text if plain else command.program
 
 
 _APT_INSTALL = re.compile(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from hardener.dockerfile.edits import insert_after_word
 from hardener.dockerfile.packages import package_commands
 from hardener.model import Severity, Tier
@@ -39,12 +41,31 @@ def answers_yes(cmd) -> bool:
     if cmd.manager == "apt":
         return (
             cmd.has_option("-y", "--yes", "--assume-yes", "--force-yes", short="y")
-            or sum(w.text.count("q") for w in cmd.options if w.text.startswith("-q")) >= 2
+            or apt_quiet_level(cmd) >= 2  # apt-get(8): quiet level 2 implies -y
             or any("Assume-Yes" in w.text for w in cmd.options)
         )
     if cmd.manager == "zypper":
         return cmd.has_option("-y", "--no-confirm", "-n", "--non-interactive", short="y") or cmd.has_option(short="n")
-    return cmd.has_option("-y", "--assumeyes", short="y")
+    return cmd.has_option("-y", "--assumeyes", short="y") or any(
+        re.fullmatch(r"--setopt=assumeyes=(1|true|yes|on)", w.text, re.IGNORECASE) for w in cmd.options
+    )
+
+
+def apt_quiet_level(cmd) -> int:
+    """The quiet level apt's options set, read in order: each q adds one, -q=N, -q N and -o quiet=N set N."""
+    level = 0
+    words = [w.text for w in cmd.options]
+    for i, text in enumerate(words):
+        following = words[i + 1] if i + 1 < len(words) else ""
+        if text in ("-q", "--quiet") and following.isdigit():
+            level = int(following)
+        elif m := re.fullmatch(r"(?:-q|--quiet|(?:-o|--option=)?quiet)=(\d+)", text, re.IGNORECASE):
+            level = int(m[1])
+        elif text == "--quiet":
+            level += 1
+        elif re.fullmatch(r"-[A-Za-z]+", text):
+            level += text.count("q")
+    return level
 
 
 class PackageInstallPrompts(Rule):
