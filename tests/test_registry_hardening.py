@@ -135,6 +135,16 @@ def client(**kw) -> RegistryClient:
     return RegistryClient(**{**settings, **kw})
 
 
+def ends(call):
+    """call(), which must return: a guard so a missing deadline fails the test instead of hanging it."""
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(call()), daemon=True)
+    worker.start()
+    worker.join(60)  # far beyond any deadline the tests set; not a measurement
+    assert outcome, "no deadline ended the resolution"
+    return outcome[0]
+
+
 def assert_no_secret(text: str):
     assert PASSWORD not in text and BASIC not in text and "\n" not in text
 
@@ -263,7 +273,7 @@ def test_a_slow_loris_registry_meets_the_per_reference_deadline(hostile, in_head
     server = hostile(trickle(stop, in_headers))
     try:
         with client(timeout=5, reference_deadline=0.5) as registry:
-            resolution = registry.resolve(f"{server.host}/team/app:1.0")
+            resolution = ends(lambda: registry.resolve(f"{server.host}/team/app:1.0"))
     finally:
         stop.set()
     assert resolution.digest is None
@@ -276,7 +286,7 @@ def test_the_run_deadline_bounds_all_references_together(hostile):
     references = [f"{server.host}/team/app:{n}" for n in range(6)]
     try:
         with client(timeout=5, reference_deadline=60, run_deadline=0.5, concurrency=2) as registry:
-            results = registry.resolve_many(references)
+            results = ends(lambda: registry.resolve_many(references))
     finally:
         stop.set()
     assert len(results) == 6
@@ -285,11 +295,11 @@ def test_the_run_deadline_bounds_all_references_together(hostile):
 
 
 def test_retry_waits_stop_at_the_deadline(hostile):
-    server = hostile(lambda h: answer(h, 503, {"Retry-After": "30"}))
-    with client(attempts=5, max_wait=30, reference_deadline=0.5) as registry:
-        resolution = registry.resolve(f"{server.host}/team/app:1.0")
+    server = hostile(lambda h: answer(h, 503, {"Retry-After": "3600"}))
+    with client(attempts=5, max_wait=3600, reference_deadline=0.5) as registry:
+        resolution = ends(lambda: registry.resolve(f"{server.host}/team/app:1.0"))
     assert resolution.digest is None and "was not resolved within 0.5 s" in resolution.error
-    assert len(server.requests) == 1  # a 30 s wait would pass the deadline: no second attempt
+    assert len(server.requests) == 1  # waiting an hour would pass the deadline: no second attempt
 
 
 # -- digests ----------------------------------------------------------------------------

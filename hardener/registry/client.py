@@ -498,8 +498,8 @@ def _describe(exc: Exception) -> str:
             return "failed TLS certificate verification (a private CA needs registry-ca-bundle)"
         if isinstance(cause, ssl.SSLError):
             return "failed the TLS handshake"
-        if isinstance(cause, OSError) and cause.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return f"could not be reached ({errno.errorcode[cause.errno]})"
+        if isinstance(cause, OSError) and cause.errno in errno.errorcode:
+            return f"could not be reached ({errno.errorcode[cause.errno]})"  # ECONNREFUSED, ECONNRESET, ...
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.ConnectError):
         text = str(exc)
