@@ -240,6 +240,16 @@ def test_code_spans_show_any_name_literally(markdown, name):
     assert f"<td><code>{name}</code></td>" in html
 
 
+def test_fenced_blocks_hold_any_text(markdown):
+    text = "RUN a\n```\n<b>x</b>\n````"
+    fence = escape.md_fence(text)
+    assert fence == "`````"
+    html = markdown(f"{fence}suggestion\n{text}\n{fence}\nafter\n")
+    code = '<pre><code class="language-suggestion">RUN a\n```\n&lt;b&gt;x&lt;/b&gt;\n````\n</code></pre>'
+    assert html.startswith(code)
+    assert escape.md_fence("plain") == "```"
+
+
 def test_inert_lines():
     assert escape.log_line("::error::x") == "\\x3a:error::x"
     assert escape.log_line("  ::set-output name=a::b") == "  \\x3a:set-output name=a::b"

@@ -10,8 +10,8 @@ values through one of these functions for the format it writes:
 - `log_line`: one line of a CI log, made visible and unable to start a workflow command.
 - `json_text`: a JSON document's text, valid UTF-8 and inert in a CI log.
 - `uri_path`: a path in a URI: percent-encoded bytes (the file's real name, even when not UTF-8).
-- `md_text`, `md_code`: GitHub-flavoured Markdown: text that renders as itself (no HTML, links,
-  images, mentions), and code spans nothing can break out of.
+- `md_text`, `md_code`, `md_fence`: GitHub-flavoured Markdown: text that renders as itself (no HTML,
+  links, images, mentions), and code spans and blocks nothing can break out of.
 - `git_quoted`: a file name in a patch header, quoted as git quotes it when it needs quoting.
 """
 
@@ -140,6 +140,12 @@ def md_code(text, *, table: bool = False) -> str:
     if table:
         text = text.replace("|", "\\|")
     return f"{fence}{text}{fence}"
+
+
+def md_fence(text: str) -> str:
+    """A backtick fence for a fenced code block (such as ```suggestion) that no line of `text` can close."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 _GIT_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
