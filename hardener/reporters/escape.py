@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import quote
 
 # C0 and C1 controls, DEL, bidirectional and zero-width marks, line and paragraph separators, a
 # byte-order mark, and lone surrogates (undecodable bytes under surrogateescape, or invalid text).
@@ -93,11 +92,15 @@ def json_text(document, indent: int = 2) -> str:
 
 def uri_path(path: str) -> str:
     """A relative or absolute path as URI path text: the file name's own bytes, percent-encoded."""
+    from urllib.parse import quote
+
     return quote(os.fsencode(path), safe="/")
 
 
 def file_uri(path: str) -> str:
     """A `file://` URI for an absolute path (forward slashes), whatever bytes its name holds."""
+    from urllib.parse import quote
+
     path = path.replace(os.sep, "/")
     if not path.startswith("/"):  # a Windows drive path
         path = "/" + path
