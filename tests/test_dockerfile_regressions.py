@@ -152,3 +152,156 @@ def test_a_lone_carriage_return_is_part_of_a_word():
 def test_mixed_line_endings_follow_the_majority():
     text = "FROM debian:12\nRUN apt-get update\r\nRUN apt-get install -y curl\r\nCMD bash\r\n"
     assert "&& \\\r\n    apt-get install" in fix(text, select=("HD102",)).fixed
+
+
+# -- a safe fix never breaks the build ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '"https://example.com/download"',
+        "'https://example.com/download'",
+        'h"ttps://example.com/download"',
+        "https\\://example.com/download",
+        '"git@github.com:acme/tools.git"',
+        "deploy@git.example.com:acme/tools",
+        "http://example.com/app.tar.gz",  # fetched, not unpacked: still only ADD can do it
+    ],
+)
+def test_add_of_a_remote_source_is_never_turned_into_copy(source):
+    text = f"FROM debian:12\nUSER 1\nADD {source} /opt/app\n"
+    assert check_text(text, "Dockerfile", Config(select=("HD105",))) == []
+    assert fix(text, select=("HD105",)).fixed == text
+
+
+def test_add_in_json_form_with_a_remote_source_stays_add():
+    text = 'FROM debian:12\nUSER 1\nADD ["https://example.com/download", "/opt/app"]\n'
+    assert fix(text, select=("HD105",)).fixed == text
+
+
+def test_add_with_a_quoted_local_file_becomes_copy():
+    text = "FROM debian:12\nADD \"app.conf\" '/etc/app/'\n"
+    assert fix(text, select=("HD105",)).fixed == text.replace("ADD", "COPY")
+
+
+@pytest.mark.parametrize("escape", ["\\", "`"])
+def test_add_source_escapes_follow_the_escape_directive(escape):
+    text = f"# escape={escape}\nFROM debian:12\nADD https{escape}://example.com/download /opt/app\n"
+    assert check_text(text, "Dockerfile", Config(select=("HD105",))) == []
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "",  # the base image decides the user
+        "USER builder\n",
+        "USER 1000:1000\n",
+        "USER $BUILD_USER\n",
+        "USER root\nUSER builder\n",
+    ],
+)
+@pytest.mark.parametrize(
+    "run",
+    [
+        "sudo apt-get update && sudo apt-get install -y curl",
+        "sudo -E apt-get update && sudo -E apt-get install -y curl",
+        "sudo -u root apt-get update && sudo -u root apt-get install -y curl",
+        "sudo -n apt-get update && sudo -n apt-get install -y curl",
+        "doas apt-get update && doas apt-get install -y curl",
+        "/usr/bin/sudo apt-get update && /usr/bin/sudo apt-get install -y curl",
+        "sudo dnf install -y git",
+        "sudo dnf5 install -y git",
+        "sudo yum install -y git",
+        "sudo microdnf install -y git",
+        "sudo zypper install -y git",
+    ],
+)
+def test_no_cleanup_is_appended_where_sudo_gave_the_rights(before, run):
+    text = f"FROM debian:12\n{before}RUN {run}\n"
+    result = fix(text, select=("HD104",))
+    assert result.fixed == text
+    [skipped] = [s for s in result.skipped if s.rule == "HD104"]
+    assert "sudo" in skipped.reason or "doas" in skipped.reason
+
+
+@pytest.mark.parametrize("user", ["root", "0", "0:0", "root:root"])
+def test_cleanup_is_appended_when_the_dockerfile_says_root_runs_it(user):
+    text = f"FROM debian:12 AS base\nUSER {user}\nFROM base\nRUN sudo apt-get update && sudo apt-get install -y curl\n"
+    assert fix(text, select=("HD104",)).fixed == text.replace("curl\n", "curl && rm -rf /var/lib/apt/lists/*\n")
+
+
+def test_sudo_with_options_still_finds_the_package_manager():
+    text = "FROM debian:12\nRUN sudo -n -u root apt-get install curl\n"
+    assert fix(text, select=("HD103",)).fixed == text.replace("install", "install -y")
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["-qq", "-q=2", "-q -q", "-q 2", "--quiet --quiet", "--quiet=2", "-o quiet=2", "-oquiet=2", "-q -qy"],
+)
+def test_apt_quiet_level_two_already_answers_yes(options):
+    text = f"FROM debian:12\nRUN apt-get {options} install curl\n"
+    assert check_text(text, "Dockerfile", Config(select=("HD103",))) == []
+
+
+@pytest.mark.parametrize("options", ["-q", "-q=1", "--quiet", "-q 1", "-qq -q=1"])
+def test_apt_quiet_level_below_two_still_prompts(options):
+    text = f"FROM debian:12\nRUN apt-get {options} install curl\n"
+    assert fix(text, select=("HD103",)).fixed == text.replace("install", "install -y")
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "--mount=type=tmpfs,target=/var/lib/apt/lists apt-get update && apt-get install -y curl",
+        "--mount=type=tmpfs,target=/var/lib/apt apt-get update && apt-get install -y curl",
+        "--mount=type=cache,dst=/var/lib/apt/ apt-get update && apt-get install -y curl",
+        "--mount=target=/var/lib/apt/lists,rw apt-get update && apt-get install -y curl",
+        "--mount=type=cache,target=/var/cache/libdnf5 dnf install -y git",
+        "--mount=type=cache,target=/var/cache/libdnf5 dnf5 install -y git",
+        "--mount=type=cache,target=/var/cache/dnf yum install -y git",
+        "--mount=type=tmpfs,target=/var/cache/yum microdnf install -y git",
+        "--mount=type=tmpfs,target=/var/cache/zypp zypper install -y git",
+        "--mount=type=tmpfs,target=/var/cache/apk apk add git",
+        "dnf install -y git && rm -rf /var/cache/libdnf5",
+        "zypper install -y git && zypper cc --all",
+    ],
+)
+def test_caches_kept_out_of_the_layer_are_recognised(run):
+    text = f"FROM debian:12\nRUN {run}\n"
+    assert check_text(text, "Dockerfile", Config(select=("HD104",))) == []
+
+
+@pytest.mark.parametrize(
+    "mount",
+    [
+        "--mount=type=cache,target=/var/lib/apt/lists/partial",  # only a subfolder
+        "--mount=type=cache,target=/var/lib/ap",  # a prefix of the name, not a folder above it
+        "--mount=type=secret,id=netrc,target=/var/lib/apt",
+    ],
+)
+def test_a_mount_that_does_not_hold_the_cache_does_not_count(mount):
+    text = f"FROM debian:12\nRUN {mount} apt-get update && apt-get install -y curl\n"
+    assert fix(text, select=("HD104",)).fixed == text.replace("curl\n", "curl && rm -rf /var/lib/apt/lists/*\n")
+
+
+@pytest.mark.parametrize("program", ["dnf5", "/usr/bin/dnf", "microdnf", "yum"])
+def test_the_clean_command_calls_the_manager_the_run_uses(program):
+    text = f"FROM fedora:41\nRUN {program} install -y git\n"
+    assert fix(text, select=("HD104",)).fixed == text.replace("git\n", f"git && {program} clean all\n")
+
+
+def test_one_arg_feeding_two_froms_is_reported_and_pinned_once():
+    from hardener.pinning import Resolution, reference_key
+
+    text = "ARG BASE=redis:7\nFROM $BASE AS build\nFROM ${BASE}\nUSER 1\n"
+    findings = check_text(text, "Dockerfile", Config(select=("HD112",)))
+    assert [(f.rule, f.line) for f in findings] == [("HD112", 1)]
+    digest = "sha256:" + "a" * 64
+    key = reference_key("redis:7")
+    resolved = {key: Resolution(key, digest, "application/vnd.oci.image.index.v1+json")}
+    result = fix_text(text, "Dockerfile", Config(select=("HD112",)), digests=resolved)
+    assert result.fixed == text.replace("redis:7", f"redis:7@{digest}")
+    assert len(result.applied) == 1 and result.skipped == []
+    dockerfile.parse_string(result.fixed)

@@ -39,6 +39,10 @@ class AddInsteadOfCopy(Rule):
         "FROM debian:12\nADD https://example.com/app.tar.gz /opt/\n",
         "FROM debian:12\nADD rootfs.tar.xz /\n",
         "FROM debian:12\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d app.bin /app/\n",
+        # Quoted, the source is still a URL to BuildKit, and COPY refuses URLs.
+        'FROM debian:12\nADD "https://example.com/download" /opt/app\n',
+        'FROM debian:12\nADD ["https://example.com/download", "/opt/app"]\n',
+        "FROM debian:12\nADD deploy@git.example.com:team/tools.git /src/tools\n",
     )
     invalid = (
         Example(
@@ -47,6 +51,8 @@ class AddInsteadOfCopy(Rule):
         Example(
             'FROM debian:12\nadd ["config.json", "/etc/app/"]\n', 'FROM debian:12\ncopy ["config.json", "/etc/app/"]\n'
         ),
+        Example('FROM debian:12\nADD "config.json" /etc/app/\n', 'FROM debian:12\nCOPY "config.json" /etc/app/\n'),
+        Example('FROM debian:12\nADD "unterminated /etc/app/\n', None),
     )
 
     def check(self, document, context):

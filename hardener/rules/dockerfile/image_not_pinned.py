@@ -45,6 +45,11 @@ class ImageNotPinned(Rule):
             f"ARG BASE=redis:7@{_INDEX}\nFROM $BASE\n",
             digests=(("redis:7", _INDEX),),
         ),
+        Example(
+            "ARG BASE=redis:7\nFROM $BASE AS build\nFROM ${BASE}\n",
+            f"ARG BASE=redis:7@{_INDEX}\nFROM $BASE AS build\nFROM ${{BASE}}\n",
+            digests=(("redis:7", _INDEX),),
+        ),
         Example("FROM python:${PY}-slim\n", None),
         Example("FROM python@sha256:123\n", None),
     )

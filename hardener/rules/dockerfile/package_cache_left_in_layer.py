@@ -60,6 +60,10 @@ class PackageCacheLeftInLayer(Rule):
         "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
         "FROM debian:12\nRUN --mount=type=cache,target=/var/lib/apt \\\n    apt-get update && apt-get install -y curl\n",
         "FROM alpine:3.20\nRUN apk add --no-cache curl\n",
+        "FROM debian:12\nRUN --mount=type=tmpfs,target=/var/lib/apt/lists apt-get update && apt-get install -y curl\n",
+        "FROM fedora:41\nRUN --mount=type=cache,target=/var/cache/libdnf5 dnf install -y git\n",
+        "FROM fedora:41\nRUN dnf install -y git && dnf5 clean all\n",
+        "FROM opensuse/leap:15.6\nRUN --mount=type=cache,target=/var/cache/zypp zypper install -y git\n",
     )
     invalid = (
         Example(
@@ -73,6 +77,23 @@ class PackageCacheLeftInLayer(Rule):
         Example(
             "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n",
             "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
+        ),
+        Example(
+            "FROM fedora:41\nRUN dnf5 install -y git\n",
+            "FROM fedora:41\nRUN dnf5 install -y git && dnf5 clean all\n",
+        ),
+        # sudo gave apt-get its rights; a cleanup without them would fail the build.
+        Example("FROM debian:12\nUSER builder\nRUN sudo apt-get update && sudo apt-get install -y curl\n", None),
+        Example(
+            "FROM debian:12\nUSER root\nRUN sudo apt-get update && sudo apt-get install -y curl\n",
+            "FROM debian:12\nUSER root\nRUN sudo apt-get update && sudo apt-get install -y curl "
+            "&& rm -rf /var/lib/apt/lists/*\n",
+        ),
+        # A mount over a subfolder leaves the rest of the cache in the layer.
+        Example(
+            "FROM debian:12\nRUN --mount=type=cache,target=/var/lib/apt/lists/partial apt-get update\n",
+            "FROM debian:12\nRUN --mount=type=cache,target=/var/lib/apt/lists/partial apt-get update "
+            "&& rm -rf /var/lib/apt/lists/*\n",
         ),
         # The lists must stay: the second RUN installs from them.
         Example("FROM debian:12\nRUN apt-get update && apt-get install -y curl\nRUN apt-get install -y git\n", None),

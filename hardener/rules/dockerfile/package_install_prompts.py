@@ -85,6 +85,11 @@ class PackageInstallPrompts(Rule):
         "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
         "FROM debian:12\nRUN apt-get update && apt-get -qq install curl && rm -rf /var/lib/apt/lists/*\n",
         "FROM fedora:40\nRUN dnf -y install git && dnf clean all\n",
+        # apt-get(8): quiet level 2 implies -y, however it is set.
+        "FROM debian:12\nRUN apt-get update && apt-get -q=2 install curl && rm -rf /var/lib/apt/lists/*\n",
+        "FROM debian:12\nRUN apt-get update && apt-get --quiet --quiet install curl && rm -rf /var/lib/apt/lists/*\n",
+        "FROM debian:12\nRUN apt-get update && apt-get -o quiet=2 install curl && rm -rf /var/lib/apt/lists/*\n",
+        "FROM fedora:40\nRUN dnf --setopt=assumeyes=True install git && dnf clean all\n",
     )
     invalid = (
         Example(
@@ -96,6 +101,14 @@ class PackageInstallPrompts(Rule):
         Example(
             "FROM rockylinux:9\nRUN yum install httpd && yum clean all\n",
             "FROM rockylinux:9\nRUN yum install -y httpd && yum clean all\n",
+        ),
+        Example(
+            "FROM debian:12\nRUN apt-get update && apt-get -q=1 install curl && rm -rf /var/lib/apt/lists/*\n",
+            "FROM debian:12\nRUN apt-get update && apt-get -q=1 install -y curl && rm -rf /var/lib/apt/lists/*\n",
+        ),
+        Example(
+            "FROM debian:12\nRUN sudo -n apt-get install curl && doas -u root dnf5 install git\n",
+            "FROM debian:12\nRUN sudo -n apt-get install -y curl && doas -u root dnf5 install -y git\n",
         ),
     )
 
