@@ -150,9 +150,9 @@ def reach(texts, path: str, root: str | None = None) -> Reach:
         while pending:
             text, bases, where = pending.pop()
             found.names |= set(_VARIABLE.findall(text))
-            documents = _load(text, where)
-            _scalars(documents, found)
-            for kind, reference, project in _references(documents):
+            tree = _load(text, where)
+            _scalars(tree, found)
+            for kind, reference, project in _references(tree):
                 for base in bases:
                     target = _local(reference, base, root, kind)
                     if kind != "compose":
@@ -175,110 +175,115 @@ def reach(texts, path: str, root: str | None = None) -> Reach:
     return found
 
 
-@lru_cache(maxsize=1)
-def _loader():
-    import yaml
-
-    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-        pass
-
-    def untagged(loader, _suffix, node):  # !reset, !override: look at the value all the same
-        if isinstance(node, yaml.MappingNode):
-            return loader.construct_mapping(node)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node)
-        return loader.construct_scalar(node)
-
-    Loader.add_multi_constructor("!", untagged)
-    return Loader
-
-
-def _load(text: str, where: str) -> list:
-    import yaml
+def _load(text: str, where: str):
+    """The file's node tree, read as hardener reads any compose file (alias bombs and deep nesting refused)."""
+    from hardener.compose.document import ComposeDocument
+    from hardener.model import InputError
 
     try:
-        return list(yaml.load_all(text, Loader=_loader()))  # noqa: S506 (a safe loader)
-    except (yaml.YAMLError, RecursionError, ValueError, TypeError):
+        return ComposeDocument(text, where).root
+    except (InputError, RecursionError, ValueError):
         raise _Refused(f"hardener cannot read {_shown(where)} to see what else it names") from None
 
 
-def _references(documents):
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+def _absent(node) -> bool:
+    node = node.resolved if node is not None else None
+    return node is None or (node.kind == "scalar" and node.style is None and node.value in _NULLS)
+
+
+def _references(root):
     """(kind, reference, project) for every file a compose document names.
 
     kind is "compose" (a file Compose loads as YAML), "read" (a file it reads: env_file,
     label_file) or "named" (a file it only names: secrets, configs, a project folder).
     project is None except for includes: their `project_directory` ("" when not set).
+    Mappings are looked at where they are written, so what a merge (`<<:`) brings in is seen
+    at its anchor.
     """
-    for document in documents:
-        if not isinstance(document, dict):
-            continue
-        includes = document.get("include")
-        for item in includes if isinstance(includes, list) else [includes] if includes else []:
-            yield from _include(item)
-        visited: set[int] = set()
-        stack = [document]
-        while stack:
-            node = stack.pop()
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            if isinstance(node, list):
-                stack.extend(node)
-                continue
-            if not isinstance(node, dict):
-                continue
-            for key, value in node.items():
-                if key in ("env_file", "label_file"):
-                    for item in value if isinstance(value, list) else [value]:
-                        item = item.get("path") if isinstance(item, dict) else item
-                        yield "read", _string(item, key), None
-                elif key == "extends" and isinstance(value, dict) and value.get("file") is not None:
-                    yield "compose", _string(value["file"], "extends: file"), None
-                elif key == "file" and not isinstance(value, (dict, list)):
-                    yield "named", _string(value, key), None
-                elif isinstance(value, (dict, list)):
-                    stack.append(value)
-
-
-def _scalars(documents, found: Reach) -> None:
-    visited: set[int] = set()
-    stack = list(documents)
+    if root is None:
+        return
+    includes = root.get("include") if root.kind == "map" else None
+    if not _absent(includes):
+        includes = includes.resolved
+        for item in includes.items if includes.kind == "seq" else [includes]:
+            yield from _include(item.resolved)
+    stack, visited = [root], set()
     while stack:
         node = stack.pop()
-        if id(node) in visited:
+        if node.kind == "alias" or id(node) in visited:
+            continue  # an alias's target is looked at where it is written
+        visited.add(id(node))
+        if node.kind == "seq":
+            stack.extend(node.items)
+            continue
+        if node.kind != "map":
+            continue
+        for key, value in node.items:
+            name = key.value if key.kind == "scalar" else None
+            if name in ("env_file", "label_file") and not _absent(value):
+                value = value.resolved
+                for item in value.items if value.kind == "seq" else [value]:
+                    item = item.resolved
+                    item = item.get("path") if item.kind == "map" else item
+                    yield "read", _string(item, name), None
+            elif name == "extends" and value.resolved.kind == "map" and not _absent(value.resolved.get("file")):
+                yield "compose", _string(value.resolved.get("file"), "extends: file"), None
+            elif name == "file" and value.resolved.kind == "scalar" and not _absent(value):
+                yield "named", _string(value, name), None
+            else:
+                stack.append(value)
+
+
+def _scalars(root, found: Reach) -> None:
+    stack, visited = [root] if root is not None else [], set()
+    while stack:
+        node = stack.pop()
+        if node.kind == "alias" or id(node) in visited:
             continue
         visited.add(id(node))
-        if isinstance(node, dict):
-            found.keys.update(str(k) for k in node)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif node is not None:
-            found.values.append(str(node))
+        if node.kind == "map":
+            for key, value in node.items:
+                if key.kind == "scalar":
+                    found.keys.add(key.value)
+                else:
+                    stack.append(key)
+                stack.append(value)
+        elif node.kind == "seq":
+            stack.extend(node.items)
+        elif node.kind == "scalar":
+            found.values.append(node.value)
 
 
 def _include(item):
-    if isinstance(item, str):
-        yield "compose", item, ""
+    if item.kind == "scalar":
+        yield "compose", _string(item, "include"), ""
         return
-    if not isinstance(item, dict):
+    if item.kind != "map":
         raise _Refused("an `include:` entry is neither a path nor a mapping")
-    paths = item.get("path")
-    project = item.get("project_directory")
-    if project is not None:
+    paths, project = item.get("path"), item.get("project_directory")
+    if not _absent(project):
         project = _string(project, "include: project_directory")
         yield "named", project, None
-    for entry in paths if isinstance(paths, list) else [paths]:
-        yield "compose", _string(entry, "include: path"), project or ""
+    else:
+        project = ""
+    paths = paths.resolved if paths is not None else None
+    for entry in paths.items if paths is not None and paths.kind == "seq" else [paths]:
+        yield "compose", _string(entry, "include: path"), project
     env_files = item.get("env_file")
-    for entry in env_files if isinstance(env_files, list) else [env_files] if env_files is not None else []:
-        yield "read", _string(entry, "include: env_file"), None
+    if not _absent(env_files):
+        env_files = env_files.resolved
+        for entry in env_files.items if env_files.kind == "seq" else [env_files]:
+            yield "read", _string(entry, "include: env_file"), None
 
 
-def _string(value, key: str) -> str:
-    if not isinstance(value, str) or not value:
+def _string(node, key: str) -> str:
+    node = node.resolved if node is not None else None
+    if node is None or node.kind != "scalar" or not node.value:
         raise _Refused(f"`{key}` is not a plain path")
-    return value
+    return node.value
 
 
 def _interpolated(reference: str) -> str:
