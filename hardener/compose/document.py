@@ -17,7 +17,9 @@ from hardener.textedit import LineIndex, detect_eol
 
 MERGE_KEY = "<<"
 # The Compose specification's top-level keys, besides x- extensions.
-_TOP_LEVEL_KEYS = frozenset({"version", "name", "include", "services", "networks", "volumes", "configs", "secrets", "models"})
+_TOP_LEVEL_KEYS = frozenset(
+    {"version", "name", "include", "services", "networks", "volumes", "configs", "secrets", "models"}
+)
 MAX_DEPTH = 200  # deeper nesting is refused (no compose file needs it; it guards the reader's stack)
 MAX_EXPANDED_NODES = 1_000_000  # what the file means once aliases are expanded, as Compose would
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")

@@ -39,6 +39,11 @@ KNOWN_INSTRUCTIONS = frozenset(
     }
 )
 KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
+# BuildKit's parser appends each heredoc line to the body read so far: its time grows with the
+# square of a heredoc's length (minutes for a few megabytes). Longer heredocs are refused first.
+MAX_HEREDOC_LINES = 10_000
+_HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
+_HEREDOC_MARK = re.compile(r"(?<!<)<<(?!<)(-?)[ \t]*([\"']?)([A-Za-z0-9_][A-Za-z0-9_.-]*)\2")
 _DIRECTIVE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -214,6 +219,7 @@ class DockerfileDocument:
         if "\r" in self.text and "\n" not in self.text:
             # BuildKit would read the whole file as one line (a lone CR inside a line is only a character).
             raise InputError("bare carriage-return line endings (old Mac style) are not supported", 1, self.path)
+        self._refuse_long_heredocs()
         try:
             commands = dockerfile.parse_string(self.text)
         except dockerfile.GoParseError as exc:
@@ -257,6 +263,41 @@ class DockerfileDocument:
         if not seen_from:
             raise InputError("invalid Dockerfile: no FROM instruction", 1, self.path)
         return instructions
+
+    def _refuse_long_heredocs(self) -> None:
+        """Measure heredocs as BuildKit reads them (closely enough to bound its time), before it runs.
+
+        A marker such as <<EOF or <<-'EOF' in a RUN, COPY or ADD opens a body on the line after
+        the instruction's last line; the body ends at the line that is exactly its name.
+        """
+        lines = self.text.split("\n")
+        i, keyword, continued, marks = 0, "", False, []
+        while i < len(lines):
+            line = lines[i].rstrip("\r")
+            i += 1
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue  # blank and comment lines neither start nor end an instruction
+            if not continued:
+                keyword = stripped.split(None, 1)[0].upper()
+            if keyword in _HEREDOC_INSTRUCTIONS:
+                marks += [(m.group(1), m.group(3), i) for m in _HEREDOC_MARK.finditer(line)]
+            continued = stripped.endswith(self.escape)
+            if continued:
+                continue
+            for chomp, name, opened_on in marks:
+                start = i
+                while i < len(lines) and (lines[i].rstrip("\r").lstrip("\t" if chomp else "")) != name:
+                    i += 1
+                if i - start > MAX_HEREDOC_LINES:
+                    raise InputError(
+                        f"heredoc {name} is {i - start:,} lines long, over the {MAX_HEREDOC_LINES:,}-line limit "
+                        "(BuildKit's parser slows down quadratically)",
+                        opened_on,
+                        self.path,
+                    )
+                i += 1  # past the line that ends it
+            marks = []
 
     def _error_line(self, message: str) -> int:
         """Find the line BuildKit complains about: the shortest prefix with that error."""
