@@ -305,3 +305,24 @@ def test_one_arg_feeding_two_froms_is_reported_and_pinned_once():
     assert result.fixed == text.replace("redis:7", f"redis:7@{digest}")
     assert len(result.applied) == 1 and result.skipped == []
     dockerfile.parse_string(result.fixed)
+
+
+@pytest.mark.parametrize(
+    "text,rule",
+    [
+        ('FROM debian:12\nSHELL ["pwsh", "-Command"]\nRUN apt-get update && apt-get install -y curl\n', "HD104"),
+        ('FROM fedora:41 AS base\nSHELL ["powershell", "-c"]\nFROM base\nRUN dnf install -y git\n', "HD104"),
+        ('FROM debian:12\nSHELL ["pwsh", "-Command"]\nRUN apt-get update\nRUN apt-get install -y curl\n', "HD102"),
+    ],
+)
+def test_nothing_is_joined_with_and_under_a_shell_that_is_not_posix(text, rule):
+    result = fix(text, select=(rule,))
+    assert result.fixed == text
+    assert any(s.rule == rule and "SHELL" in s.reason for s in result.skipped)
+
+
+def test_a_posix_shell_set_by_shell_still_gets_the_fix():
+    text = (
+        'FROM debian:12\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nRUN apt-get update && apt-get install -y curl\n'
+    )
+    assert fix(text, select=("HD104",)).fixed == text.replace("curl\n", "curl && rm -rf /var/lib/apt/lists/*\n")

@@ -30,6 +30,23 @@ def script_end(instr) -> int | None:
     return None if span is None else span[1]
 
 
+# Shells that read `a && b` as POSIX sh does.
+POSIX_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"})
+
+
+def non_posix_shell(instr) -> str | None:
+    """The program a SHELL instruction set for this RUN when it is not a POSIX shell (pwsh, cmd, ...)."""
+    stage = instr.stage
+    for s in stage.lineage if stage is not None else ():
+        for earlier in reversed(s.instructions):
+            if s is stage and earlier.index >= instr.index:
+                continue
+            if earlier.keyword == "SHELL":
+                program = earlier.value[0] if earlier.is_json and earlier.value else "SHELL"
+                return None if program.rsplit("/", 1)[-1] in POSIX_SHELLS else program
+    return None
+
+
 def can_extend(script) -> bool:
     """A command appended with && keeps the RUN's failure behaviour."""
     return (

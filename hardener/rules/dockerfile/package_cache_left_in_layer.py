@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from hardener.dockerfile import users
-from hardener.dockerfile.edits import append_command, insert_after_word
+from hardener.dockerfile.edits import append_command, insert_after_word, non_posix_shell
 from hardener.dockerfile.packages import MANAGERS as MANAGER_PROGRAMS
 from hardener.dockerfile.packages import package_commands
 from hardener.dockerfile.shell import PRIVILEGE_WRAPPERS
@@ -137,7 +137,10 @@ class PackageCacheLeftInLayer(Rule):
         if filling[0].program == "dnf5":
             folder = "/var/cache/libdnf5"
         reason = None
-        if manager == "apt" and any(_installs_without_update(i) for i in later):
+        shell = non_posix_shell(instr)
+        if shell:
+            reason = f"SHELL runs this RUN with `{shell}`, which may not read an appended `&& ...` as sh does"
+        elif manager == "apt" and any(_installs_without_update(i) for i in later):
             reason = "a later RUN (here or in a stage built on this one) installs with apt without `apt-get update` and needs the lists"
         else:
             # sudo or doas anywhere in the RUN: its author does not expect to be root here.

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hardener.dockerfile.edits import can_extend, merge_runs
+from hardener.dockerfile.edits import can_extend, merge_runs, non_posix_shell
 from hardener.dockerfile.packages import package_commands
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
@@ -80,6 +80,9 @@ class PackageUpdateInOwnLayer(Rule):
             return None, "no RUN that installs packages follows it"
         if not second.is_shell_form:
             return None, "the following RUN is in exec or heredoc form"
+        shell = non_posix_shell(second)
+        if shell:
+            return None, f"SHELL runs these RUNs with `{shell}`, which may not read `&&` as sh does"
         if second.flags != first.flags:
             return None, "the following RUN has different flags (--mount, --network)"
         if not any(c.manager == manager for c in package_commands(second.script)):
