@@ -100,6 +100,17 @@ def _hostile(port: int, outside: str) -> dict:
             },
             True,
         ),
+        "env_file from a merged anchor": (
+            f"x-common: &common\n  env_file: {secret_file}\n"
+            "services:\n  web:\n    <<: *common\n    image: nginx:1.27\n",
+            {},
+            True,
+        ),
+        "include through an alias": (
+            f"x-remote: &remote\n  - oci://127.0.0.1:{port}/x:${{INPUT_TOKEN}}\ninclude: *remote\n{web}",
+            {},
+            True,
+        ),
         "label_file reading the environment": (f"{web}    label_file: /proc/self/environ\n", {}, True),
         "env_file named by a variable": (f"{web}    env_file: ${{INPUT_TOKEN}}.env\n", {}, False),
         "env_file whose variable's default leaves the tree": (
