@@ -16,9 +16,10 @@ includes (git, `oci://`). So Compose runs sealed off:
 - the `${VAR}` names the files use get a placeholder value, from an env file
   written for the run (the project's own `.env` is not read), the same for
   the original and the fixed file;
-- before it runs, every file the compose file names is looked at: a reference
-  that is remote, built from variables, or leads (through links too) outside
-  the repository means no check for that file, with a note saying why;
+- before it runs, every file the compose file names (also through included and
+  extended files) is looked at, interpolated as Compose will see it: a reference
+  that is remote, or leads (through links too) outside the repository, or is
+  not a regular file, means no check for that file, with a note saying why;
 - what Compose says when it fails is reduced to one short line without quoted
   values or control characters before it reaches a report.
 """
@@ -350,7 +351,7 @@ def _read(target: str, reference: str) -> str:
 
 
 def _shown(reference: str) -> str:
-    """A file name as it may appear in a note: no variables' text, printable, short."""
+    """A reference as written (variables' names, never values) for a note: no URL credentials, printable, short."""
     cleaned = re.sub(r"//[^/@]*@", "//…@", reference)  # no credentials written into a URL
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in cleaned)
     return f"`{cleaned[:60]}{'…' if len(cleaned) > 60 else ''}`"
@@ -365,6 +366,7 @@ _FIXED = {
     "COMPOSE_EXPERIMENTAL_OCI_REMOTE": "false",
     "COMPOSE_DISABLE_ENV_FILE": "true",
 }
+
 
 class Sandbox:
     """A private folder holding Compose's HOME and the env file with the placeholders."""
