@@ -560,4 +560,5 @@ def test_a_ca_bundle_without_a_ca_is_one_error_line(tmp_path):
     (tmp_path / ".hardener.toml").write_text('registry-ca-bundle = "certs/server.pem"\nselect = ["HD112"]\n')
     result = run_cli(tmp_path, "check", ".")
     assert "Traceback" not in result.stderr
-    assert result.returncode == 2 and f"{ca.server_certificate}: registry-ca-bundle: holds no CA certificate" in result.stderr
+    assert result.returncode == 2
+    assert f"{ca.server_certificate}: registry-ca-bundle: holds no CA certificate" in result.stderr

@@ -207,7 +207,7 @@ class RegistryClient:
         self.http = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
         _bound_by_deadlines(self.http)
         self.requests = 0  # sent, for measurement
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens: dict[tuple[tuple[str, str], str], str] = {}  # (origin, scope) -> Authorization
         self._lock = threading.Lock()
         self._run_ends: float | None = None
 
@@ -501,17 +501,17 @@ def _describe(exc: Exception) -> str:
         if isinstance(cause, OSError) and cause.errno in errno.errorcode:
             return f"could not be reached ({errno.errorcode[cause.errno]})"  # ECONNREFUSED, ECONNRESET, ...
         cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "certificate verify failed" in text.lower():
-            return "failed TLS certificate verification (a private CA needs registry-ca-bundle)"
-        if "connection refused" in text.lower():
-            return "could not be reached (ECONNREFUSED)"
-        if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
-            return "could not be reached (unknown host name)"
-        return "could not be reached"
+    text = str(exc).lower()  # httpcore's and the OS's own wording, matched but never shown
+    if "certificate verify failed" in text:
+        return "failed TLS certificate verification (a private CA needs registry-ca-bundle)"
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "could not be reached (unknown host name)"
     if isinstance(exc, httpx.RemoteProtocolError):
+        if "server disconnected" in text:
+            return "could not be reached (the connection closed without an answer)"
         return "broke the HTTP protocol"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not be reached (connection failed)"
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
-        return "closed the connection"
+        return "could not be reached (connection lost)"
     return f"failed ({type(exc).__name__})"
