@@ -326,3 +326,33 @@ def test_a_posix_shell_set_by_shell_still_gets_the_fix():
         'FROM debian:12\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nRUN apt-get update && apt-get install -y curl\n'
     )
     assert fix(text, select=("HD104",)).fixed == text.replace("curl\n", "curl && rm -rf /var/lib/apt/lists/*\n")
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["FROM example.com/dev/workspace:1\n", "FROM $BASE\n", "ARG BASE=example.com/dev/workspace:1\nFROM ${BASE}\n"],
+)
+def test_no_user_is_created_where_sudo_says_the_base_image_is_not_root(base):
+    text = base + "RUN sudo apt-get update && sudo apt-get install -y git\n"
+    result = fix(text, select=("HD101",))
+    assert result.fixed == text
+    assert any(s.rule == "HD101" and "sudo" in s.reason for s in result.skipped)
+
+
+@pytest.mark.parametrize(
+    "base,added",
+    [
+        ("FROM debian:12\n", "RUN groupadd"),  # a known base image that runs as root
+        ("FROM example.com/dev/workspace:1\nUSER root\n", "RUN groupadd"),
+        ("FROM node:22\n", "USER node"),  # switching to a user the image ships needs no rights
+    ],
+)
+def test_a_user_is_still_added_when_sudo_is_only_a_habit(base, added):
+    text = base + "RUN sudo apt-get update && sudo apt-get install -y git\n"
+    assert added in fix(text, select=("HD101",)).fixed
+
+
+@pytest.mark.parametrize("run", ["doas apk add --no-cache git", "/usr/bin/sudo -E make install", "X=1 sudo -n make"])
+def test_every_privilege_wrapper_is_reported(run):
+    findings = check_text(f"FROM alpine:3.20\nRUN {run}\n", "Dockerfile", Config(select=("HD108",)))
+    assert [f.rule for f in findings] == ["HD108"]

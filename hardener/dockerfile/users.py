@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from hardener.dockerfile.packages import package_commands
-from hardener.dockerfile.shell import parse_shell
+from hardener.dockerfile.shell import PRIVILEGE_WRAPPERS, parse_shell
 
 # Options of useradd/adduser (shadow, Debian and busybox) that take a value.
 _USER_OPTION_VALUES = {
@@ -102,6 +102,18 @@ def user_at(instr) -> str | None:
                 continue
             if earlier.keyword == "USER" and earlier.value:
                 return earlier.value[0]
+    return None
+
+
+def privilege_wrapper(stage) -> str | None:
+    """sudo or doas, when a RUN of the stage or the stages it builds on runs a command through it."""
+    for s in stage.lineage:
+        for instr in s.instructions:
+            for script in scripts_of(instr):
+                for command in script.commands:
+                    found = next((w for w in command.wrappers if w in PRIVILEGE_WRAPPERS), None)
+                    if found:
+                        return found
     return None
 
 

@@ -67,6 +67,8 @@ class RootUser(Rule):
         ),
         Example("FROM postgres:16\nCOPY init.sql /docker-entrypoint-initdb.d/\n", None),
         Example("FROM example.com/private/base:1\nCOPY app /app\n", None),
+        # sudo says the unknown base image does not run as root: groupadd would fail there.
+        Example("FROM example.com/dev/workspace:1\nRUN sudo apt-get update && sudo apt-get install -y git\n", None),
     )
 
     def check(self, document, context):
@@ -136,9 +138,13 @@ class RootUser(Rule):
             if profile.shipped_user.name not in users.deleted_users(stage):
                 return [f"USER {profile.shipped_user.name}"], None
         tools = (profile.user_tools if profile else None) or users.package_family(stage)
+        what = f"`{ref.text}`" if ref is not None else "the base image (set by a variable)"
         if tools is None:
-            what = f"`{ref.text}`" if ref is not None else "the base image (set by a variable)"
             return [], f"{what} is unknown: no way to know which user exists or how to create one"
+        wrapper = users.privilege_wrapper(stage)
+        if wrapper and profile is None and users.inherited_user(stage)[0] is None:
+            # An unknown base image decides the user; RUN steps that need sudo say it is not root.
+            return [], f"its RUN steps use {wrapper}, so {what} may run as a user that cannot create users"
         return [
             "RUN " + create_user_command(tools, config.user_name, config.user_uid),
             f"USER {config.user_uid}:{config.user_uid}",

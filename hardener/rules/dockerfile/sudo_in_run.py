@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from hardener.dockerfile.shell import PRIVILEGE_WRAPPERS
 from hardener.model import Severity
 from hardener.rules.base import Example, Rule
 
@@ -18,11 +19,15 @@ class SudoInRun(Rule):
     references = ("hadolint DL3004", "Checkov CKV2_DOCKER_1", "Trivy DS-0010")
     hadolint = ("DL3004",)
     valid = ("FROM debian:12\nRUN echo sudo is only a word here\n",)
-    invalid = (Example("FROM debian:12\nRUN sudo apt-get update && sudo apt-get install -y curl\n"),)
+    invalid = (
+        Example("FROM debian:12\nRUN sudo apt-get update && sudo apt-get install -y curl\n"),
+        Example("FROM alpine:3.20\nRUN DEBUG=1 /usr/bin/doas apk add --no-cache curl\n"),
+    )
 
     def check(self, document, context):
         for instr in document.instructions:
             if instr.script is None:
                 continue
-            if any(c.words and c.words[0].text == "sudo" for c in instr.script.commands):
-                yield self.finding(instr.start_line, "RUN uses sudo")
+            used = next((w for c in instr.script.commands for w in c.wrappers if w in PRIVILEGE_WRAPPERS), None)
+            if used:
+                yield self.finding(instr.start_line, f"RUN uses {used}")
