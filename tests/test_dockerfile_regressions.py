@@ -356,3 +356,24 @@ def test_a_user_is_still_added_when_sudo_is_only_a_habit(base, added):
 def test_every_privilege_wrapper_is_reported(run):
     findings = check_text(f"FROM alpine:3.20\nRUN {run}\n", "Dockerfile", Config(select=("HD108",)))
     assert [f.rule for f in findings] == ["HD108"]
+
+
+@pytest.mark.parametrize(
+    "rule,config",
+    [("HD106", {}), ("HD111", {"trusted_registries": ("ghcr.io/acme",)})],
+)
+def test_one_arg_feeding_two_froms_is_one_base_image_finding(rule, config):
+    text = "ARG BASE=python\nFROM $BASE AS build\nFROM ${BASE}\nFROM python\nUSER 1\n"
+    findings = check_text(text, "Dockerfile", Config(select=(rule,), **config))
+    # The two FROMs fed by the ARG are one place to change; the literal FROM is another.
+    assert [f.line for f in findings] == [2, 4]
+
+
+def test_froms_of_different_images_from_one_arg_are_each_reported():
+    text = "ARG TAG=latest\nFROM redis:$TAG AS cache\nFROM nginx:$TAG\nUSER 1\n"
+    assert [f.line for f in check_text(text, "Dockerfile", Config(select=("HD106",)))] == [2, 3]
+
+
+def test_an_empty_arg_default_is_no_base_image():
+    text = "ARG BASE=\nFROM $BASE\nUSER 1\n"
+    assert check_text(text, "Dockerfile", Config(select=("HD106",))) == []
