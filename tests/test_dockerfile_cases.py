@@ -191,3 +191,29 @@ def test_shell_comment_at_end_of_run_blocks_appending():
     result = fix_text(text, "Dockerfile", Config(select=("HD104",)))
     assert result.fixed == text
     assert result.skipped and result.skipped[0].rule == "HD104"
+
+
+SAFE_FIX_CASES = {
+    "sudo under USER root, a quoted URL and a quoted local file": (
+        "FROM debian:12\nUSER root\nRUN sudo apt-get update \\\n && sudo apt-get install curl\n"
+        'ADD "https://example.com/download" /opt/tool\nADD "app.conf" /etc/app/\nUSER 1000\n',
+        "FROM debian:12\nUSER root\nRUN sudo apt-get update \\\n && sudo apt-get install -y curl \\\n"
+        ' && rm -rf /var/lib/apt/lists/*\nADD "https://example.com/download" /opt/tool\nCOPY "app.conf" /etc/app/\n'
+        "USER 1000\n",
+    ),
+    "sudo on an unknown base image: prompts fixed, nothing that needs root added": (
+        "FROM example.com/dev/workspace:1\nRUN sudo apt-get update && sudo apt-get -q=1 install curl\n",
+        "FROM example.com/dev/workspace:1\nRUN sudo apt-get update && sudo apt-get -q=1 install -y curl\n",
+    ),
+    "dnf5 with a cache mount, then without one": (
+        "FROM fedora:41\nRUN --mount=type=cache,target=/var/cache/libdnf5 \\\n    dnf5 install git\n"
+        "RUN dnf5 install make\nUSER 1000\n",
+        "FROM fedora:41\nRUN --mount=type=cache,target=/var/cache/libdnf5 \\\n    dnf5 install -y git\n"
+        "RUN dnf5 install -y make && dnf5 clean all\nUSER 1000\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("before,after", SAFE_FIX_CASES.values(), ids=SAFE_FIX_CASES.keys())
+def test_safe_fix_cases(before, after):
+    assert fixed(before) == after
