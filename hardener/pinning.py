@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from hardener.images import ImageRef
 from hardener.model import Edit
 
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")  # matched whole (fullmatch): `$` would let a final newline through
 _WHOLE_VARIABLE = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
 
 
@@ -263,7 +263,7 @@ def pin_findings(rule, targets, digests):
     for target in targets:
         ref = target.ref
         if ref.digest is not None:
-            if target.skip is None and not DIGEST.match(ref.digest):
+            if target.skip is None and not DIGEST.fullmatch(ref.digest):
                 yield rule.finding(
                     target.line, f"{target.where} `{target.text}` has a malformed digest (expected sha256:<64 hex>)"
                 )
@@ -281,6 +281,9 @@ def pin_findings(rule, targets, digests):
             )
         elif resolution.digest is None:
             yield rule.finding(target.line, message, fix_unavailable=resolution.error or "the registry gave no digest")
+        elif not DIGEST.fullmatch(resolution.digest):
+            # The edge checks digests too; an edit must never carry anything but the digest itself.
+            yield rule.finding(target.line, message, fix_unavailable="the digest found is not sha256:<64 hex>")
         else:
             kind = "multi-arch index" if resolution.multi_arch else "single-platform image"
             yield rule.finding(

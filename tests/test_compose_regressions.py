@@ -231,3 +231,18 @@ def test_canonical_models_ignore_the_order_of_sets_only():
     two = {"services": {"web": {"cap_add": ["CHOWN", "KILL"], "dns": ["8.8.8.8", "1.1.1.1"]}}}
     difference = validate.differences(validate.canonical(one), validate.canonical(two))
     assert difference == ["services.web.dns.0", "services.web.dns.1"]
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "a" * 64 + "\n", "sha256:" + "a" * 64 + "\n  privileged: true", "sha256:" + "A" * 64])
+def test_a_digest_that_is_not_exactly_sha256_hex_is_never_written(digest):
+    from hardener.engine import image_references
+    from hardener.pinning import Resolution
+
+    text = "services:\n  web:\n    image: nginx:1.27\n"
+    config = Config(select=("HD207",))
+    digests = {key: Resolution(key, digest) for key in image_references(text, "compose.yaml", config)}
+    assert digests, "the image is a pin target"
+    result = fix_text(text, "compose.yaml", config, digests=digests)
+    assert result.fixed == text
+    [finding] = result.findings
+    assert finding.rule == "HD207"
