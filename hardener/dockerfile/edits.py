@@ -42,7 +42,9 @@ def non_posix_shell(instr) -> str | None:
             if s is stage and earlier.index >= instr.index:
                 continue
             if earlier.keyword == "SHELL":
-                program = earlier.value[0] if earlier.is_json and earlier.value else "SHELL"
+                if not (earlier.is_json and earlier.value):
+                    return earlier.args.strip() or "SHELL"  # not the JSON form BuildKit needs: unknown
+                program = earlier.value[0]
                 return None if program.rsplit("/", 1)[-1] in POSIX_SHELLS else program
     return None
 
