@@ -377,3 +377,9 @@ def test_froms_of_different_images_from_one_arg_are_each_reported():
 def test_an_empty_arg_default_is_no_base_image():
     text = "ARG BASE=\nFROM $BASE\nUSER 1\n"
     assert check_text(text, "Dockerfile", Config(select=("HD106",))) == []
+
+
+def test_froms_built_from_the_same_args_are_one_pinning_finding():
+    text = "ARG PY=3.12\nFROM python:${PY}-slim AS build\nFROM python:$PY-slim\nFROM python:${PY}\nUSER 1\n"
+    findings = check_text(text, "Dockerfile", Config(select=("HD112",)))
+    assert [f.line for f in findings] == [2, 4]

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
+
 from hardener.model import Severity, Tier
 from hardener.pinning import dockerfile_targets, pin_findings
 from hardener.rules.base import Example, Rule
 
 _INDEX = "sha256:" + "a" * 64
+_VARIABLE_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _OTHER = "sha256:" + "b" * 64
 
 
@@ -55,6 +58,20 @@ class ImageNotPinned(Rule):
     )
 
     def check(self, document, context):
-        # A global ARG that feeds several FROM lines is one place to pin: report it once.
-        targets = {(t.line, t.where, t.start, t.end, t.text, t.skip): t for t in dockerfile_targets(document)}
-        yield from pin_findings(self, list(targets.values()), context.digests)
+        yield from pin_findings(self, _once(dockerfile_targets(document)), context.digests)
+
+
+def _once(targets):
+    """A global ARG feeding several FROM lines is one place to pin: each is reported once.
+
+    That holds for the ARG's own line and for FROM lines that build the same image
+    from the same build arguments (`FROM python:${PY}-slim` twice).
+    """
+    found = {}
+    for t in targets:
+        if t.where == "FROM" and "$" in t.text:
+            key = (t.where, t.reference, frozenset(_VARIABLE_NAME.findall(t.text)), t.skip)
+        else:
+            key = (t.line, t.where, t.start, t.end, t.text, t.skip)
+        found.setdefault(key, t)
+    return list(found.values())
