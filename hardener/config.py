@@ -72,7 +72,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 OUTSIDE = "is outside the repository (following symbolic links)"
 MAX_SETTINGS_BYTES = 1024 * 1024
-MAX_LOCK_FILE_BYTES = 16 * 1024 * 1024
+MAX_LOCK_FILE_BYTES = 1024 * 1024  # some five thousand pins; the registry layer reads within it
 MAX_CA_BUNDLE_BYTES = 4 * 1024 * 1024
 
 
@@ -279,7 +279,7 @@ def _check_paths(config: Config, path: Path, root: str, text: str, table: str) -
         if st is not None and not stat.S_ISREG(st.st_mode):
             raise fail("digest_lock_file", "must be a regular file")
         if st is not None and st.st_size > MAX_LOCK_FILE_BYTES:
-            raise fail("digest_lock_file", f"is larger than {MAX_LOCK_FILE_BYTES // 2**20} MiB")
+            raise fail("digest_lock_file", f"is larger than {MAX_LOCK_FILE_BYTES} bytes")
         changes["digest_lock_file"] = lock
     if config.registry_ca_bundle:
         bundle = os.path.abspath(os.path.join(folder, config.registry_ca_bundle))

@@ -162,8 +162,8 @@ def test_lock_file_may_not_be_a_device_or_leave_the_repository(repo, run_cli, tm
     (repo / "folder.json").mkdir()
     assert "must be a regular file" in lock_error(repo, run_cli, "folder.json")
     with open(repo / "huge.json", "wb") as fh:
-        fh.truncate(17 * 1024 * 1024)  # sparse: large on paper only
-    assert "is larger than 16 MiB" in lock_error(repo, run_cli, "huge.json")
+        fh.truncate(2 * 1024 * 1024)  # sparse: large on paper only
+    assert "is larger than 1048576 bytes" in lock_error(repo, run_cli, "huge.json")
 
 
 def test_lock_file_inside_the_repository_is_read(repo, run_cli):

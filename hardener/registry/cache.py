@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from hardener.config import MAX_LOCK_FILE_BYTES
 from hardener.model import InputError
 from hardener.pinning import Resolution, reference_key
 from hardener.registry.checks import is_digest, read_setting_file
 
-MAX_LOCK_FILE_BYTES = 1024 * 1024  # some five thousand pins
 MAX_CACHE_BYTES = 64 * 1024 * 1024
 
 

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpcore
 import httpx
 
+from hardener.config import MAX_CA_BUNDLE_BYTES
 from hardener.images import DOCKER_HUB, ImageRef
 from hardener.model import InputError
 from hardener.pinning import Resolution, reference_key
@@ -50,7 +51,6 @@ ACCEPT = ", ".join(MANIFEST_TYPES)
 # The distribution spec asks registries to accept manifests up to 4 MiB; nothing larger is one.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_TOKEN_BYTES = 1024 * 1024
-MAX_CA_BUNDLE_BYTES = 4 * 1024 * 1024
 REFERENCE_DEADLINE = 60.0  # seconds for one reference, retries and redirects included
 RUN_DEADLINE = 300.0  # seconds for all references of a run
 
