@@ -75,7 +75,7 @@ class LogicalText:
         return self.offsets[-1] + 1
 
 
-@dataclass
+@dataclass(eq=False)  # each is itself: `in` and == need no field-by-field comparison
 class Instruction:
     index: int
     keyword: str  # upper case
@@ -151,7 +151,7 @@ class Instruction:
         return [f[len(prefix) :] for f in self.flags if f.startswith(prefix)]
 
 
-@dataclass
+@dataclass(eq=False)  # each is itself: `stage in other.lineage` compares no instruction lists
 class Stage:
     index: int
     from_instruction: Instruction
