@@ -105,30 +105,38 @@ def run(
     return report
 
 
-# Below this many files a process pool costs more than it saves.
-PARALLEL_THRESHOLD = 64
+# Fix runs hand each changed compose file to Docker Compose, a program of its own that takes tens of
+# milliseconds: those waits overlap in threads. Everything else costs a few milliseconds a file of
+# Python holding the GIL, where more threads do not help, and worker processes barely pay on two
+# CPUs (benchmarks/compare.py). Worker processes are not used at all: the Dockerfile parser's Go
+# runtime does not survive a fork (forked workers hang), and spawned workers would lose the state
+# of the calling process, such as the root an Action run is confined to.
+PARALLEL_THRESHOLD = 4  # compose checks a fix run needs before it uses threads
 
 
 def _process_all(work: list, jobs: int | None, progress) -> list[FileOutcome]:
-    """Process files, in several processes for large runs; results keep the input order."""
+    """Process files, the Compose checks of larger fix runs in several threads; results keep the input order."""
     jobs = jobs or os.cpu_count() or 1
-    if jobs > 1 and len(work) >= PARALLEL_THRESHOLD:
-        from concurrent.futures import ProcessPoolExecutor
+    results = []
+    if jobs > 1 and sum(map(_waits_on_compose, work)) >= PARALLEL_THRESHOLD:
+        from concurrent.futures import ThreadPoolExecutor
 
-        chunk = max(1, min(32, len(work) // (jobs * 8)))
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = []
-            for outcome in pool.map(_process, work, chunksize=chunk):
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for outcome in pool.map(_process, work):
                 results.append(outcome)
                 if progress:
                     progress(len(results), len(work))
-            return results
-    results = []
+        return results
     for item in work:
         results.append(_process(item))
         if progress:
             progress(len(results), len(work))
     return results
+
+
+def _waits_on_compose(item) -> bool:
+    target, _source, config, command, _write, _digests = item
+    return command == "fix" and target.kind == COMPOSE and bool(config.compose_check)
 
 
 def _process(item) -> FileOutcome:
