@@ -38,15 +38,22 @@ def non_posix_shell(instr) -> str | None:
     """The program a SHELL instruction set for this RUN when it is not a POSIX shell (pwsh, cmd, ...)."""
     stage = instr.stage
     for s in stage.lineage if stage is not None else ():
-        for earlier in reversed(s.instructions):
-            if s is stage and earlier.index >= instr.index:
-                continue
-            if earlier.keyword == "SHELL":
-                if not (earlier.is_json and earlier.value):
-                    return earlier.args.strip() or "SHELL"  # not the JSON form BuildKit needs: unknown
-                program = earlier.value[0]
-                return None if program.rsplit("/", 1)[-1] in POSIX_SHELLS else program
+        earlier = [i for i in _shell_instructions(s) if s is not stage or i.index < instr.index]
+        if earlier:
+            shell = earlier[-1]
+            if not (shell.is_json and shell.value):
+                return shell.args.strip() or "SHELL"  # not the JSON form BuildKit needs: unknown
+            program = shell.value[0]
+            return None if program.rsplit("/", 1)[-1] in POSIX_SHELLS else program
     return None
+
+
+def _shell_instructions(stage) -> list:
+    """A stage's SHELL instructions (found once per stage: every RUN with a finding asks)."""
+    found = getattr(stage, "_shell_instructions", None)
+    if found is None:
+        found = stage._shell_instructions = [i for i in stage.instructions if i.keyword == "SHELL"]
+    return found
 
 
 def can_extend(script) -> bool:

@@ -97,12 +97,18 @@ def user_at(instr) -> str | None:
     """The user a USER instruction set for this instruction, or None when the base image decides."""
     stage = instr.stage
     for s in stage.lineage:
-        for earlier in reversed(s.instructions):
-            if s is stage and earlier.index >= instr.index:
-                continue
-            if earlier.keyword == "USER" and earlier.value:
-                return earlier.value[0]
+        earlier = [i for i in _user_instructions(s) if s is not stage or i.index < instr.index]
+        if earlier:
+            return earlier[-1].value[0]
     return None
+
+
+def _user_instructions(stage) -> list:
+    """A stage's USER instructions (found once per stage: each RUN with a finding may ask)."""
+    found = getattr(stage, "_user_instructions", None)
+    if found is None:
+        found = stage._user_instructions = [i for i in stage.instructions if i.keyword == "USER" and i.value]
+    return found
 
 
 def privilege_wrapper(stage) -> str | None:

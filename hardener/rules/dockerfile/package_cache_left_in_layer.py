@@ -101,18 +101,15 @@ class PackageCacheLeftInLayer(Rule):
 
     def check(self, document, context):
         for stage in document.stages:
+            lists_needed_after = _apt_lists_needed_after(document, stage)
             for position, instr in enumerate(stage.instructions):
                 if instr.script is None:
                     continue
                 cached = _mount_targets(instr)
-                # Later instructions of this stage, and every stage built on it.
-                later = stage.instructions[position + 1 :] + [
-                    i for s in document.stages if s is not stage and stage in s.lineage for i in s.instructions
-                ]
                 for manager in dict.fromkeys(c.manager for c in package_commands(instr.script) if _fills_cache(c)):
-                    yield from self._check_manager(document, instr, manager, cached, later)
+                    yield from self._check_manager(document, instr, manager, cached, lists_needed_after[position])
 
-    def _check_manager(self, document, instr, manager, cached, later):
+    def _check_manager(self, document, instr, manager, cached, lists_needed_later):
         commands = [c for c in package_commands(instr.script) if c.manager == manager]
         if manager == "apk":
             adding = [c for c in commands if c.action == "add" and c.operands and not c.has_option("--no-cache")]
@@ -140,12 +137,12 @@ class PackageCacheLeftInLayer(Rule):
         shell = non_posix_shell(instr)
         if shell:
             reason = f"SHELL runs this RUN with `{shell}`, which may not read an appended `&& ...` as sh does"
-        elif manager == "apt" and any(_installs_without_update(i) for i in later):
+        elif manager == "apt" and lists_needed_later:
             reason = "a later RUN (here or in a stage built on this one) installs with apt without `apt-get update` and needs the lists"
         else:
             # sudo or doas anywhere in the RUN: its author does not expect to be root here.
             wrapper = next((w for c in instr.script.commands for w in c.wrappers if w in PRIVILEGE_WRAPPERS), None)
-            user = users.user_at(instr)
+            user = users.user_at(instr) if wrapper else None
             if wrapper and (user is None or "$" in user or not users.is_root(user)):
                 reason = (
                     f"the RUN uses {wrapper}, so it may run as a user other than root, "
@@ -163,6 +160,22 @@ class PackageCacheLeftInLayer(Rule):
             fix_unavailable=reason,
             scope=(instr.start, instr.end),
         )
+
+
+def _apt_lists_needed_after(document, stage) -> list[bool]:
+    """For each instruction of the stage: whether a later one, or one in a stage built on
+    this one, installs with apt from the lists as they are (one pass, not one per RUN)."""
+    needed = any(
+        _installs_without_update(i)
+        for s in document.stages
+        if s is not stage and stage in s.lineage
+        for i in s.instructions
+    )
+    after = [False] * len(stage.instructions)
+    for position in range(len(stage.instructions) - 1, -1, -1):
+        after[position] = needed
+        needed = needed or _installs_without_update(stage.instructions[position])
+    return after
 
 
 def _fills_cache(command) -> bool:
