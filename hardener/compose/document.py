@@ -46,11 +46,15 @@ class Node:
 
     def get(self, key: str) -> Node | None:
         """A key's value in a mapping, looking through merge keys (own keys first)."""
-        if self.resolved.kind != "map":
+        node = self.resolved
+        if node.kind != "map":
             return None
-        # Depth first, as Compose merges: own keys, then each merged mapping with its own merges.
+        for k, v in node.items:
+            if k.kind == "scalar" and k.value == key:
+                return v
+        # Depth first, as Compose merges: each merged mapping, then the ones it merges.
         # A loop, not recursion: a chain of merges may be longer than Python's stack allows.
-        pending, seen = [self.resolved], set()
+        pending, seen = node.merge_sources()[::-1], {id(node)}
         while pending:
             node = pending.pop()
             if id(node) in seen:
