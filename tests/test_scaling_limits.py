@@ -112,11 +112,19 @@ def test_a_long_chain_of_merged_anchors_works():
 
 
 # -- compose files hardener does not read ----------------------------------------------------------
-def test_compose_file_format_v1_is_refused():
+@pytest.mark.parametrize(
+    "text,line,name",
+    [
+        ("version: '1'\nweb:\n  image: nginx\ndb:\n  image: postgres\n", 2, "web"),
+        ("x-note: 1\napp:\n  build: .\n", 2, "app"),
+        ("app: {build: {context: ., dockerfile: Dockerfile.dev}, ports: ['80:80']}\n", 1, "app"),
+    ],
+)
+def test_compose_file_format_v1_is_refused(text, line, name):
     with pytest.raises(InputError) as caught:
-        check_text("version: '1'\nweb:\n  image: nginx\ndb:\n  image: postgres\n", "compose.yaml")
+        check_text(text, "compose.yaml")
     assert str(caught.value) == (
-        "compose.yaml:2: Compose file format v1 (service 'web' at the top level) is not supported; "
+        f"compose.yaml:{line}: Compose file format v1 (service {name!r} at the top level) is not supported; "
         "put services under `services:`"
     )
 
@@ -128,6 +136,9 @@ def test_compose_file_format_v1_is_refused():
         "x-common: &common\n  restart: always\nsecrets:\n  token:\n    file: ./token\n",
         "services:\n",
         "name: demo\nconfigs:\n  app:\n    file: ./app.conf\n",
+        # Other YAML named on the command line is not taken for v1 services.
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - image: nginx\n",
     ],
 )
 def test_override_fragments_without_services_stay_fine(text):

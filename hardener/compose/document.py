@@ -340,12 +340,19 @@ class ComposeDocument:
         return out
 
     def _refuse_format_v1(self) -> None:
-        """Services at the top level (Compose file format v1) would otherwise pass with nothing found."""
+        """Services at the top level (Compose file format v1) would otherwise pass with nothing found.
+
+        A v1 service names its `image` or its `build` context; other YAML named on the
+        command line (a CI workflow, a Kubernetes manifest) is not mistaken for one.
+        """
         for key, value in self.root.items:
             name = key.value if key.kind == "scalar" else ""
             if name in _TOP_LEVEL_KEYS or name.startswith("x-") or name == MERGE_KEY:
                 continue
-            if value.resolved.kind == "map":
+            build = value.get("build")
+            if value.get("image") is not None or (
+                build is not None and (build.resolved.kind == "scalar" or build.get("context") is not None)
+            ):
                 raise InputError(
                     f"Compose file format v1 (service {name!r} at the top level) is not supported; "
                     "put services under `services:`",
