@@ -9,6 +9,10 @@ original text with the reason.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+
 from hardener import kinds
 from hardener.config import Config
 from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Skip, Tier, VerificationError
@@ -18,6 +22,26 @@ from hardener.suppressions import is_suppressed
 from hardener.textedit import EditMap, LineIndex, apply_edits, select_non_overlapping
 
 MAX_ROUNDS = 10
+
+
+def _without_cycle_collection(function):
+    """Run without Python's cycle collector, which is switched back on afterwards.
+
+    A large file's trees hold millions of objects; the collector would scan all of
+    them again each time enough new ones were made, more often the larger the file
+    (work growing faster than the file). Whatever cycles the run leaves are
+    collected later, as usual.
+    """
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with contextlib.ExitStack() as restore:
+            if gc.isenabled():
+                gc.disable()
+                restore.callback(gc.enable)
+            return function(*args, **kwargs)
+
+    return run
 
 
 def analyse(text: str, path: str, config: Config, kind: str | None = None, digests=None):
@@ -34,6 +58,7 @@ def analyse(text: str, path: str, config: Config, kind: str | None = None, diges
     return document, findings
 
 
+@_without_cycle_collection
 def check_text(
     text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None, digests=None
 ) -> list[Finding]:
@@ -44,6 +69,7 @@ def allowed_tiers(config: Config) -> set[Tier]:
     return {Tier.SAFE, Tier.BEHAVIOUR_CHANGING} if config.unsafe_fixes else {Tier.SAFE}
 
 
+@_without_cycle_collection
 def fix_text(
     text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None, digests=None
 ) -> FixResult:
