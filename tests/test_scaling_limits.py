@@ -291,3 +291,19 @@ def test_edit_map_finds_every_offset_back():
                     break
                 delta += len(edit.content) - (edit.end - edit.start)
             assert mapping.back(offset) == expected
+
+
+def test_the_cycle_collector_is_switched_back_on_after_every_run():
+    import gc
+
+    check_text(services(3), "compose.yaml")
+    fix_text(services(3), "compose.yaml")
+    with pytest.raises(InputError):
+        fix_text("services: [1\n", "compose.yaml")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check_text(services(3), "compose.yaml")
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
