@@ -142,3 +142,19 @@ def test_a_folder_with_dockerfiles_compose_files_and_python(tmp_path, run_cli):
     fix = run_cli("fix", ".")
     assert "security_opt=['no-new-privileges:true']" in (tmp_path / "start.py").read_text()
     assert fix.returncode == 1  # report-only findings remain
+
+
+def test_syntax_newer_than_this_python_is_still_read():
+    # A `type` alias (3.12) and a nested f-string with the same quotes (3.12): libcst reads them
+    # whatever Python runs hardener (on older ones, after a parse in a separate process).
+    text = "import docker\ntype Name = str\nname = f'{f'{1}'}'\ndocker.from_env().containers.run('x')\n"
+    assert [(f.rule, f.line) for f in check_text(text, "start.py", NNP)] == [("HD301", 4)]
+
+
+def test_long_but_ordinary_expressions_are_read():
+    # 90 terms in a chain, a long flat list and a long comparison: within what hardener reads.
+    text = (
+        "import docker\ntotal = 1" + " + 1" * 90 + "\nnames = [" + "'a', " * 2000 + "]\nok = 1" + " < 2" * 2000 + "\n"
+        "docker.from_env().containers.run('x')\n"
+    )
+    assert fixed(text).endswith("containers.run('x', security_opt=['no-new-privileges:true'])\n")

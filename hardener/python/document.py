@@ -92,14 +92,23 @@ class PythonDocument:
         return len(self._encoded[:byte_offset].decode("utf-8", errors="ignore"))
 
     def _parse(self) -> None:
-        import libcst as cst
-        from libcst.metadata import ByteSpanPositionProvider, MetadataWrapper, PositionProvider
+        from hardener.python import shape
 
         bare_cr = re.search(r"\r(?!\n)", self.text)
         if bare_cr:
             # Python reads a lone CR as a line break; hardener's line index does not.
             line = self.text.count("\n", 0, bare_cr.start()) + 1
             raise InputError("bare carriage-return line endings (old Mac style) are not supported", line, self.path)
+        shape.check(self.text, self.path)
+        try:
+            shape.run_with_stack(self._read_calls)
+        except RecursionError:
+            raise InputError("too deeply nested to analyse", shape.busiest_line(self.text), self.path) from None
+
+    def _read_calls(self) -> None:
+        import libcst as cst
+        from libcst.metadata import ByteSpanPositionProvider, MetadataWrapper, PositionProvider
+
         try:
             module = cst.parse_module(self.text)
         except cst.ParserSyntaxError as exc:
@@ -111,6 +120,7 @@ class PythonDocument:
         positions = wrapper.resolve(PositionProvider)
         finder = _CallFinder()
         wrapper.visit(finder)
+        calls = []
         for call, method in finder.calls:
             span = spans[call]
             start = self._char_offset(span.start)
@@ -129,7 +139,8 @@ class PythonDocument:
                         star=arg.star if isinstance(arg.star, str) else "",
                     )
                 )
-            self.calls.append(sdk)
+            calls.append(sdk)
+        self.calls = calls
         self._spans = spans
 
     def span_of(self, node) -> tuple[int, int]:
