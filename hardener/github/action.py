@@ -51,6 +51,16 @@ class Inputs:
                 return False
             raise ValueError(f"expected true or false, got {value!r}")
 
+        def selectors(name: str) -> tuple[str, ...] | None:
+            chosen = words(get(name))
+            if chosen:
+                from hardener.rules import validate_selectors
+
+                unknown = validate_selectors(chosen)
+                if unknown:
+                    raise ValueError(f"{name}: unknown rule {unknown!r} (see `hardener rules`)")
+            return chosen or None
+
         mode = get("mode") or "pull-request"
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -58,8 +68,8 @@ class Inputs:
             mode=mode,
             paths=tuple(get("paths").split()) or (".",),
             unsafe_fixes=flag(get("unsafe-fixes")),
-            select=words(get("select")) or None,
-            ignore=words(get("ignore")) or None,
+            select=selectors("select"),
+            ignore=selectors("ignore"),
             config=get("config") or None,
             token=get("token") or env.get("GITHUB_TOKEN", ""),
             base_branch=get("base-branch") or None,
@@ -82,18 +92,26 @@ class Actions:
             self.out.write(f"::add-mask::{value}\n")
 
     def error(self, message: str) -> None:
-        self.out.write(f"::error::{_escape(message)}\n")
+        from hardener.reporters.github import command
+
+        self.out.write(command("error", message) + "\n")
 
     def notice(self, message: str) -> None:
-        self.out.write(f"::notice::{_escape(message)}\n")
+        from hardener.reporters.github import command
+
+        self.out.write(command("notice", message) + "\n")
 
     def set_output(self, name: str, value) -> None:
+        """One output in GitHub's `name<<DELIMITER` form, which holds any number of lines."""
+        from hardener.reporters.escape import unicode_text
+
         path = self.env.get("GITHUB_OUTPUT")
         if not path:
             return
-        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        text = unicode_text(value)  # the file is UTF-8: a name that is not must not stop the run
+        delimiter = output_delimiter(text)
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+            fh.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
 
     def summary(self, markdown: str) -> None:
         path = self.env.get("GITHUB_STEP_SUMMARY")
@@ -107,8 +125,12 @@ def _relative(path: str) -> str:
     return os.path.relpath(path).replace(os.sep, "/")
 
 
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+def output_delimiter(value: str) -> str:
+    """A random delimiter line for a multi-line output, one that `value` does not contain."""
+    while True:
+        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        if delimiter not in value:
+            return delimiter
 
 
 def make_github(token: str, base_url: str):
@@ -220,9 +242,8 @@ def _report_files(report, inputs, actions, out) -> bool:
 
 def _check(inputs, actions, out) -> int:
     report = _run(inputs, "check")
+    # `render` has annotated every error already.
     written = _report_files(report, inputs, actions, out)
-    for error in report.all_errors:
-        actions.error(str(error))
     if report.all_errors or not written:
         return 2
     return 1 if inputs.fail_on_findings and report.findings else 0
@@ -245,6 +266,23 @@ def _changes(report) -> dict[str, tuple[str, str]]:
     return changes
 
 
+def _without_files(report, paths):
+    """The report without the files at these (relative) paths: the pull request's description shows what it holds."""
+    if not paths:
+        return report
+    from dataclasses import replace
+
+    from hardener.files import resolve_inside
+
+    left_out = set(paths)
+
+    def named(outcome) -> bool:
+        real = resolve_inside(outcome.target.path)
+        return _relative(outcome.target.path) in left_out or (real is not None and _relative(real) in left_out)
+
+    return replace(report, files=[o for o in report.files if not named(o)])
+
+
 def _repository(inputs, env):
     gh = make_github(inputs.token, env.get("GITHUB_API_URL", "https://api.github.com"))
     return gh.get_repo(env["GITHUB_REPOSITORY"])
@@ -252,17 +290,24 @@ def _repository(inputs, env):
 
 def _pull_request(inputs, actions, env, out) -> int:
     from hardener.github.body import render_body
-    from hardener.github.pr import sync_pull_request
+    from hardener.github.pr import split_committable, sync_pull_request
+    from hardener.reporters.escape import visible
 
     report = _run(inputs, "fix")
     written = _report_files(report, inputs, actions, out)
-    changes = _changes(report)
-    actions.set_output("changed-files", "\n".join(sorted(changes)))
+    changes, left_out = split_committable(_changes(report))
+    for path in left_out:
+        actions.notice(
+            f"hardener: left {path} out of the pull request: its name is not UTF-8, which GitHub's API cannot "
+            "carry; run `hardener fix` on it locally"
+        )
+    # One path a line, each shown as escaped text: a line break in a name cannot add an entry.
+    actions.set_output("changed-files", "\n".join(visible(path) for path in sorted(changes)))
     repo = _repository(inputs, env)
     outcome = sync_pull_request(
         repo,
         changes,
-        body=render_body(report, _relative),
+        body=render_body(_without_files(report, left_out), _relative),
         title=inputs.pr_title,
         branch=inputs.branch,
         base=inputs.base_branch or repo.default_branch,

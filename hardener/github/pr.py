@@ -24,6 +24,27 @@ class Outcome:
     number: int | None = None
     url: str | None = None
     head_sha: str | None = None
+    left_out: tuple[str, ...] = ()  # changed files the API cannot name (see committable)
+
+
+def committable(path: str) -> bool:
+    """Whether the Git Data API can name this path.
+
+    Its requests are JSON, whose strings are Unicode: a file name whose bytes are not UTF-8 (held by
+    Python as surrogate escapes) has no spelling there, and any other spelling would commit a new file
+    under a different name. Such a file is left out of the pull request, never renamed.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def split_committable(changes: dict[str, tuple[str, str]]) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
+    """The changes a commit through the API can carry, and the paths left out (sorted)."""
+    kept = {path: change for path, change in changes.items() if committable(path)}
+    return kept, tuple(sorted(path for path in changes if path not in kept))
 
 
 def sync_pull_request(
@@ -37,8 +58,13 @@ def sync_pull_request(
     labels=(),
     commit_message: str = "Harden container definitions",
 ) -> Outcome:
-    """Make `branch` hold base + `changes` ({path: (content, git mode)}), and one open PR show it."""
+    """Make `branch` hold base + `changes` ({path: (content, git mode)}), and one open PR show it.
+
+    Paths the API cannot name (see `committable`) are left out and listed in the outcome.
+    """
     from github import GithubException, InputGitTreeElement, UnknownObjectException
+
+    changes, left_out = split_committable(changes)
 
     owner = repo.owner.login
     try:
@@ -59,12 +85,18 @@ def sync_pull_request(
 
     if not changes:
         if existing is None:
-            return Outcome("none")
-        existing.create_issue_comment("hardener has nothing left to fix here, so this pull request is closed.")
+            return Outcome("none", left_out=left_out)
+        note = "hardener has nothing left to fix here, so this pull request is closed."
+        if left_out:
+            note += (
+                " Files whose names are not UTF-8 cannot be committed through GitHub's API: "
+                "run `hardener fix` on them locally."
+            )
+        existing.create_issue_comment(note)
         existing.edit(state="closed")
         if head_ref is not None:
             head_ref.delete()
-        return Outcome("closed", existing.number, existing.html_url)
+        return Outcome("closed", existing.number, existing.html_url, left_out=left_out)
 
     base_commit = repo.get_git_commit(base_sha)
     same = head_commit is not None and _holds(repo, head_commit, base_commit, changes)
@@ -87,8 +119,8 @@ def sync_pull_request(
     if existing is not None:
         if existing.title != title or (existing.body or "") != body:
             existing.edit(title=title, body=body)
-            return Outcome("updated", existing.number, existing.html_url, head_sha)
-        return Outcome("updated" if not same else "unchanged", existing.number, existing.html_url, head_sha)
+            return Outcome("updated", existing.number, existing.html_url, head_sha, left_out)
+        return Outcome("updated" if not same else "unchanged", existing.number, existing.html_url, head_sha, left_out)
     try:
         pull = repo.create_pull(base=base, head=branch, title=title, body=body)
     except GithubException as exc:
@@ -101,7 +133,7 @@ def sync_pull_request(
             raise
     if labels:
         pull.add_to_labels(*labels)
-    return Outcome("created", pull.number, pull.html_url, head_sha)
+    return Outcome("created", pull.number, pull.html_url, head_sha, left_out)
 
 
 def _holds(repo, head_commit, base_commit, changes) -> bool:

@@ -7,6 +7,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from hardener.reporters.escape import md_fence, md_text
+
 MARKER = "<!-- hardener:review v1"
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
@@ -20,7 +22,9 @@ class Suggestion:
     why: str
 
     def comment(self) -> dict:
-        body = f"{self.why}\n\n```suggestion\n{self.replacement}\n```"
+        # A fence longer than any backtick run in the replacement: no line of the file can close it early.
+        fence = md_fence(self.replacement)
+        body = f"{self.why}\n\n{fence}suggestion\n{self.replacement}\n{fence}"
         comment = {"path": self.path, "line": self.line, "side": "RIGHT", "body": body}
         if self.start_line != self.line:
             comment.update(start_line=self.start_line, start_side="RIGHT")
@@ -63,7 +67,7 @@ def suggestions_for(path: str, original: str, fixed: str, applied, allowed: set[
             continue
         why = sorted(
             {
-                f"**{a.rule} {a.name}** ({a.tier.value}): {a.description}"
+                f"**{a.rule} {a.name}** ({a.tier.value}): {md_text(a.description)}"
                 for a in applied
                 if start - 3 <= a.line <= end + 1
             }
@@ -74,7 +78,8 @@ def suggestions_for(path: str, original: str, fixed: str, applied, allowed: set[
 
 def digest(suggestions: list[Suggestion]) -> str:
     text = "\n".join(f"{s.path}:{s.start_line}-{s.line}:{s.replacement}" for s in suggestions)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    # surrogatepass: a name or text that is not UTF-8 (surrogate escapes) still hashes, the same way each run.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def post_review(repo, number: int, suggestions: list[Suggestion], summary: str) -> str:
