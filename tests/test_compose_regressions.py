@@ -246,3 +246,20 @@ def test_a_digest_that_is_not_exactly_sha256_hex_is_never_written(digest):
     assert result.fixed == text
     [finding] = result.findings
     assert finding.rule == "HD207"
+
+
+@pytest.mark.parametrize("key", ["API_TOKEN_[x]", "app.secret_key", "DB_PASSWORD?", "*_TOKEN"])
+def test_a_secret_whose_name_holds_pattern_characters_passes_the_compose_check(tmp_path, key):
+    if validate.compose_command() is None:
+        pytest.skip("Docker Compose v2 is not installed")
+    text = f'services:\n  web:\n    image: nginx:1.27\n    environment:\n      "{key}": s3cr3t-value\n'
+    result = fix(text, Config(unsafe_fixes=True, select=("HD206",)), tmp_path)
+    assert "s3cr3t-value" not in result.fixed, "the secret moved out"
+
+
+def test_ownership_matches_keys_literally():
+    assert validate.owned("services.web.environment.A[x]", ["services.*.environment.A[x]"])
+    assert not validate.owned("services.web.environment.Ax", ["services.*.environment.A[x]"])
+    assert validate.owned("services.my.app.environment.K", ["services.*.environment.K"])
+    assert validate.owned("services.web.cap_drop.0", ["services.web.cap_drop"])
+    assert not validate.owned("services.web.image", ["services.web.cap_drop"])

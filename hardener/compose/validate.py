@@ -26,7 +26,6 @@ includes (git, `oci://`). So Compose runs sealed off:
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -542,9 +541,28 @@ def differences(before, after, path: str = "") -> list[str]:
 
 
 def owned(path: str, patterns) -> bool:
+    """Whether a fix owns this model path, or a key above it.
+
+    Patterns are dotted like paths; `*` stands for one or more whole segments and every other
+    segment is literal, so keys holding `[`, `?` or `.` (an environment variable `A.B[x]`) match
+    themselves and nothing else.
+    """
     parts = path.split(".")
-    prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(fnmatch.fnmatchcase(prefix, pattern) for pattern in patterns for prefix in prefixes)
+    return any(_owns_a_prefix(pattern.split("."), parts) for pattern in patterns)
+
+
+def _owns_a_prefix(pattern: list[str], parts: list[str]) -> bool:
+    # reachable[j]: the pattern read so far matches parts[:j]. Linear in both lengths per segment.
+    reachable = [True] + [False] * len(parts)
+    for segment in pattern:
+        step = [False] * (len(parts) + 1)
+        for j in range(1, len(parts) + 1):
+            if segment == "*":
+                step[j] = reachable[j - 1] or step[j - 1]
+            else:
+                step[j] = reachable[j - 1] and parts[j - 1] == segment
+        reachable = step
+    return any(reachable[1:])
 
 
 def _stray(before, after, patterns) -> list[str]:
