@@ -213,8 +213,7 @@ def compose_targets(document) -> list[PinTarget]:
             )
             continue
         holders = _holders(document) if holders is None else holders
-        users = [s for s in document.services if s.get("image") is node]
-        owns = tuple(path for s in users for path in document.owned_keys(s, "image"))
+        owns = document.owned_keys_of(document.services_using("image", node), "image")
         # Compose keeps x- fields in its model: the anchor's own place, and every mapping that
         # merges it (x-app merging a list anchor's item), show the pinned image too.
         places = tuple(f"{where}.image" for where in holders.get(id(node), ()))

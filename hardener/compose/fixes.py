@@ -152,7 +152,7 @@ def apply_plan(document, service, plan: Plan, config, plan_for):
         edits, reason = ensure_lists(
             document, target, {k: list(v) for k, v in plan.lists}, document.style, dict(plan.scalars)
         )
-    owns = tuple(path for owner in owners for path in document.owned_keys(owner, *plan.keys))
+    owns = document.owned_keys_of(owners, *plan.keys)
     if target is not service or target.mapping.anchor:
         # Compose keeps x- fields in its model: an anchored mapping's own place changes too.
         where = document.path_of(target.mapping)

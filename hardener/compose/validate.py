@@ -35,6 +35,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 # The value every `${NAME}` gets while checking, including those a fix introduces (`${NAME:?...}`).
 PLACEHOLDER = "hardener-check"
@@ -548,7 +549,25 @@ def owned(path: str, patterns) -> bool:
     themselves and nothing else.
     """
     parts = path.split(".")
-    return any(_owns_a_prefix(pattern.split("."), parts) for pattern in patterns)
+    literal, wild = patterns if isinstance(patterns, _Patterns) else _Patterns.of(patterns)
+    if any(".".join(parts[:k]) in literal for k in range(1, len(parts) + 1)):
+        return True
+    return any(_owns_a_prefix(pattern, parts) for pattern in wild)
+
+
+class _Patterns(NamedTuple):
+    """Ownership patterns split once: those without `*` match by a set lookup of the path's prefixes."""
+
+    literal: frozenset
+    wild: tuple
+
+    @classmethod
+    def of(cls, patterns) -> _Patterns:
+        split = [(p, p.split(".")) for p in patterns]
+        return cls(
+            frozenset(p for p, parts in split if "*" not in parts),
+            tuple(parts for _p, parts in split if "*" in parts),
+        )
 
 
 def _owns_a_prefix(pattern: list[str], parts: list[str]) -> bool:
@@ -566,7 +585,8 @@ def _owns_a_prefix(pattern: list[str], parts: list[str]) -> bool:
 
 
 def _stray(before, after, patterns) -> list[str]:
-    return [p for p in differences(canonical(before), canonical(after)) if not owned(p, patterns)]
+    split = _Patterns.of(patterns)
+    return [p for p in differences(canonical(before), canonical(after)) if not owned(p, split)]
 
 
 def check(original: str, fixed: str, path: str, applied) -> tuple[str | None, str | None]:

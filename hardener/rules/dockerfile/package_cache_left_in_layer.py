@@ -100,8 +100,9 @@ class PackageCacheLeftInLayer(Rule):
     )
 
     def check(self, document, context):
+        needed_by_descendants = _apt_lists_needed_by_descendants(document)
         for stage in document.stages:
-            lists_needed_after = _apt_lists_needed_after(document, stage)
+            lists_needed_after = _apt_lists_needed_after(stage, needed_by_descendants[stage])
             for position, instr in enumerate(stage.instructions):
                 if instr.script is None:
                     continue
@@ -162,15 +163,27 @@ class PackageCacheLeftInLayer(Rule):
         )
 
 
-def _apt_lists_needed_after(document, stage) -> list[bool]:
+def _apt_lists_needed_by_descendants(document) -> dict:
+    """For each stage: whether a stage built on it (at any depth) installs with apt without updating.
+
+    A stage can only build on earlier ones, so one pass from the last stage back reaches every
+    descendant: linear in the number of stages, however long the chains.
+    """
+    needed = {stage: False for stage in document.stages}
+    for stage in reversed(document.stages):
+        if stage.parent is not None and stage.parent in needed:
+            needed[stage.parent] = (
+                needed[stage.parent]
+                or needed[stage]
+                or any(_installs_without_update(i) for i in stage.instructions)
+            )
+    return needed
+
+
+def _apt_lists_needed_after(stage, needed_by_descendants: bool) -> list[bool]:
     """For each instruction of the stage: whether a later one, or one in a stage built on
     this one, installs with apt from the lists as they are (one pass, not one per RUN)."""
-    needed = any(
-        _installs_without_update(i)
-        for s in document.stages
-        if s is not stage and stage in s.lineage
-        for i in s.instructions
-    )
+    needed = needed_by_descendants
     after = [False] * len(stage.instructions)
     for position in range(len(stage.instructions) - 1, -1, -1):
         after[position] = needed
