@@ -92,6 +92,21 @@ def build(folder: Path, files: list[Path], base: Path, n: int) -> list[Path]:
     return made
 
 
+def machine() -> str:
+    """CPU model, CPUs and load: the numbers mean little without them."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import platform
+
+    model = model or platform.processor() or platform.machine()
+    load = f", load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
+    return f"{model}, {os.cpu_count()} CPUs, {platform.system()}, Python {sys.version.split()[0]}{load}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -111,6 +126,7 @@ def main() -> int:
     binaries = {name: peer(name, venvs) for name in args.peers.split(",") if name}
     found = sources(args.source)
     mixed = found[DOCKERFILE] + found[COMPOSE]
+    where = machine()
     env = {**os.environ, "HARDENER_OFFLINE": "1", "HARDENER_CACHE_DIR": tempfile.mkdtemp(), "NO_COLOR": "1"}
     hardener = [sys.executable, "-m", "hardener"]
     rows = []
@@ -171,7 +187,7 @@ def main() -> int:
                 row(name, what, n, seconds, peak, runs)
 
     lines = [
-        f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}. Corpus: {len(found[DOCKERFILE])} Dockerfiles and "
+        f"Machine: {where}. Corpus: {len(found[DOCKERFILE])} Dockerfiles and "
         f"{len(found[COMPOSE])} compose files from {args.source.name}, replicated to N files. Median of the runs shown.",
         "",
         f"Start-up: `hardener --version` {start_version * 1000:.0f} ms; `hardener check` of one Dockerfile {start_one * 1000:.0f} ms "
