@@ -1,4 +1,4 @@
-"""Runs over hundreds of files, with the default --jobs, finish: offline and against a real registry.
+"""Runs over hundreds of files, with the default --jobs, finish: offline, against a real registry, and in the Action.
 
 Every run here parses Dockerfiles in the main process before the files are processed (the pinning
 pre-pass reads a lock file offline, the registry online), the order of work that once left forked
@@ -32,14 +32,16 @@ def make_tree(root, image: str) -> None:
             (folder / "compose.yaml").write_text(f"services:\n  web{n}:\n    image: {image}\n    read_only: true\n")
 
 
-def hardener(root, *args, online=False):
-    env = {**os.environ, "NO_COLOR": "1", "HARDENER_CACHE_DIR": str(root.parent / f"cache-{root.name}")}
+def hardener(root, *args, online=False, env=None):
+    """Run the CLI (or the Action, named by its module) in `root`; a hang fails the test."""
+    env = {**os.environ, "NO_COLOR": "1", "HARDENER_CACHE_DIR": str(root.parent / f"cache-{root.name}"), **(env or {})}
     env.pop("HARDENER_OFFLINE", None)
     if not online:
         env["HARDENER_OFFLINE"] = "1"
+    module = args if args[0] == "hardener.github.action" else ("hardener", *args)
     # A session of its own, so that a hang ends with every process of the run, workers included.
     with subprocess.Popen(
-        [sys.executable, "-m", "hardener", *args],
+        [sys.executable, "-m", *module],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -52,7 +54,7 @@ def hardener(root, *args, online=False):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
-            pytest.fail(f"`hardener {' '.join(args)}` did not finish in {TIMEOUT} s")
+            pytest.fail(f"`python -m {' '.join(module)}` did not finish in {TIMEOUT} s")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
@@ -115,3 +117,21 @@ def test_hundreds_of_files_online_against_a_registry(registry, tmp_path):
     image = f"{registry.host}/library/python:3.12-slim"
     make_tree(root, image)
     check_then_fix(root, image, registry.index, online=True)
+
+
+def test_the_action_in_check_mode_over_hundreds_of_files(registry, tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    image = f"{registry.host}/library/python:3.12-slim"
+    make_tree(root, image)
+    outputs = tmp_path / "outputs.txt"
+    env = {
+        "GITHUB_WORKSPACE": str(root),
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "INPUT_MODE": "check",
+    }
+    result = hardener(root, "hardener.github.action", online=True, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"Scanned {DOCKERFILES + COMPOSE_FILES} files" in result.stdout and "findings<<" in outputs.read_text()
+    assert "svc239/Dockerfile" in result.stdout
