@@ -24,7 +24,7 @@ def test_the_action_dockerfile_is_multi_stage_pinned_and_explains_its_suppressio
 def test_action_inputs_and_outputs_match_the_code():
     spec = YAML(typ="safe").load((ROOT / "action.yml").read_text())
     source = (ROOT / "hardener" / "github" / "action.py").read_text()
-    read = set(re.findall(r'(?<!\.)get\("([a-z-]+)"\)', source))
+    read = set(re.findall(r'(?<!\.)(?:get|selectors)\("([a-z-]+)"\)', source))
     written = set(re.findall(r'set_output\("([a-z-]+)"', source))
     assert set(spec["inputs"]) == read
     assert set(spec["outputs"]) == written
