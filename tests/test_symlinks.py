@@ -210,7 +210,7 @@ def test_check_mode_never_reads_a_link_out_of_the_workspace(github, tmp_path, mo
     code, out, _, summary = run_action(github, work, tmp_path, monkeypatch, mode="check", paths="Dockerfile")
     assert code == 2
     assert "TOPSECRET" not in out + summary
-    assert "::error::Dockerfile: is outside the repository (following symbolic links); not read" in out
+    assert "::error file=Dockerfile::is outside the repository (following symbolic links); not read" in out
 
 
 def test_review_mode_skips_a_changed_link_out_of_the_workspace(github, tmp_path, monkeypatch):
