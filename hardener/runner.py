@@ -93,7 +93,11 @@ def run(
         return report
     report.errors.extend(errors)
     sources = [_read(target, config_for) for target in targets]
-    digests = _digests(sources, config_for, paths, offline, report, engine)
+    try:
+        digests = _digests(sources, config_for, paths, offline, report, engine)
+    except InputError as exc:  # an unusable lock file or CA bundle: one line, exit 2, nothing touched
+        report.errors.append(exc)
+        return report
     work = [(t, s, c, command, write, digests) for t, (s, c, e) in zip(targets, sources, strict=True) if s is not None]
     errors = {id(t): e for t, (s, c, e) in zip(targets, sources, strict=True) if e is not None}
     outcomes = iter(_process_all(work, jobs, progress))

@@ -533,13 +533,8 @@ def run_cli(folder, *args):
     )
 
 
-# The resolver raises a one-line InputError; the runner turns it into the run's error line and exit 2.
-resolver_errors_reported_by_the_runner = pytest.mark.xfail(
-    reason="the runner reports InputErrors from the digest pre-pass as run errors", raises=AssertionError, strict=False
-)
 
 
-@resolver_errors_reported_by_the_runner
 def test_a_lock_file_digest_with_a_newline_never_splits_a_compose_line(tmp_path):
     compose = "services:\n  web:\n    image: 127.0.0.1:5000/team/app:1.0\n"
     (tmp_path / "compose.yaml").write_text(compose)
@@ -550,10 +545,9 @@ def test_a_lock_file_digest_with_a_newline_never_splits_a_compose_line(tmp_path)
     result = run_cli(tmp_path, "fix", "--offline", ".")
     assert (tmp_path / "compose.yaml").read_text() == compose
     assert "Traceback" not in result.stderr
-    assert result.returncode == 2 and f"{tmp_path / 'digests.json'}:2: digest-lock-file:" in result.stderr
+    assert result.returncode == 2 and f"{tmp_path / 'digests.json'}:2: digest-lock-file:" in result.stdout
 
 
-@resolver_errors_reported_by_the_runner
 def test_a_ca_bundle_without_a_ca_is_one_error_line(tmp_path):
     ca = make_local_ca(tmp_path / "certs")
     (tmp_path / "Dockerfile").write_text("FROM registry.invalid/team/app:1.0\n")
@@ -561,4 +555,5 @@ def test_a_ca_bundle_without_a_ca_is_one_error_line(tmp_path):
     result = run_cli(tmp_path, "check", ".")
     assert "Traceback" not in result.stderr
     assert result.returncode == 2
-    assert f"{ca.server_certificate}: registry-ca-bundle: holds no CA certificate" in result.stderr
+    assert f"{ca.server_certificate}: registry-ca-bundle: holds no CA certificate" in result.stdout
+    assert len([line for line in result.stdout.splitlines() if line.startswith("error: ")]) == 1
