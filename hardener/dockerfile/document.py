@@ -136,15 +136,6 @@ class Instruction:
         """File span of args[start:end] (offsets relative to the arguments)."""
         return self.logical.raw_span(self.args_start + start, self.args_start + end)
 
-    def cache_mount_targets(self) -> list[str]:
-        """Targets of RUN --mount=type=cache flags."""
-        targets = []
-        for spec in self.flag("mount"):
-            parts = dict(p.partition("=")[::2] for p in spec.split(","))
-            if parts.get("type") == "cache":
-                targets.append(parts.get("target") or parts.get("dst") or parts.get("destination") or "")
-        return targets
-
     def flag(self, name: str) -> list[str]:
         """Values of --name=value flags."""
         prefix = f"--{name}="
