@@ -223,7 +223,13 @@ def _one(target: Target, source, config, command: str, write: bool, digests, eng
         if result.verification_error:
             outcome.error = InputError(f"fixes not written: {result.verification_error}", 0, target.path)
         elif write and result.changed:
-            write_atomic(source, result.fixed)
+            try:
+                write_atomic(source, result.fixed)
+            except InputError:
+                # Not written, so nothing was fixed: report the file as it still is.
+                outcome.applied = []
+                outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
+                raise
             outcome.written = True
     except InputError as exc:
         exc.path = exc.path or target.path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -462,3 +463,27 @@ def test_walked_python_modules_that_cannot_be_read_are_skipped(tmp_path, run_cli
     write(tmp_path / "Dockerfile", CLEAN)
     result = run_cli("check", ".")
     assert result.returncode == 0, result.stdout
+
+
+def test_a_file_that_could_not_be_written_is_not_reported_as_fixed(tmp_path):
+    """The report says what is on disk: a refused write leaves the findings, and no "fixed" line."""
+    path = write(tmp_path / "Dockerfile", SPLIT_APT)
+    os.chmod(path, 0o444)
+    # As root, drop the capabilities that let root write a read-only file, so the owner's view holds.
+    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"] if ROOT else []
+    if prefix and not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is needed to write as root without its file capabilities")
+    env = {**os.environ, "HARDENER_OFFLINE": "1", "HARDENER_CACHE_DIR": str(tmp_path / ".cache"), "NO_COLOR": "1"}
+    result = subprocess.run(
+        [*prefix, sys.executable, "-m", "hardener", "fix", "--select", "HD102", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert error_lines(result) == ["error: Dockerfile: file is read-only; not written"]
+    assert "fixed" not in result.stdout.replace("Fixed 0", ""), result.stdout
+    assert "Dockerfile:2:1: HD102" in result.stdout, "the finding is still reported"
+    assert path.read_text() == SPLIT_APT
