@@ -220,8 +220,11 @@ def _load_toml(path: Path) -> tuple[dict, str]:
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", 0) or 0
         message = str(exc).splitlines()[0] if str(exc) else "cannot parse"
+        # Python 3.14 gives the line as an attribute; earlier versions only in the message.
+        at = re.search(r"\s*\(at line (\d+), column \d+\)$", message)
+        line = getattr(exc, "lineno", 0) or (int(at.group(1)) if at else 0)
+        message = message[: at.start()] if at else message
         raise InputError(f"invalid TOML: {message}", line, str(path)) from None
 
 
@@ -419,7 +422,9 @@ class ConfigFinder:
     def _settings_in(self, folder: Path, top: Path) -> Config | None:
         for name in CONFIG_FILES:
             candidate = folder / name
-            if candidate.is_file():
+            # Anything at the name counts (a FIFO, a device, a link): it is refused, never passed over
+            # for the settings of a folder further up.
+            if os.path.lexists(candidate):
                 root = self._realpath(top)
                 if _contained_path(name, folder, root) is None:
                     raise InputError(f"{OUTSIDE}; not read", 0, str(candidate))

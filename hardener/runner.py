@@ -101,9 +101,15 @@ def run(
     work = [(t, s, c, command, write, digests) for t, (s, c, e) in zip(targets, sources, strict=True) if s is not None]
     errors = {id(t): e for t, (s, c, e) in zip(targets, sources, strict=True) if e is not None}
     outcomes = iter(_process_all(work, jobs, progress))
+    shared_errors: set[str] = set()  # a bad settings file stops every file below it: said once
     for target, (source, _config, _error) in zip(targets, sources, strict=True):
         if id(target) in errors:
-            report.files.append(FileOutcome(target, error=errors[id(target)]))
+            error = errors[id(target)]
+            if error.path != target.path:
+                if str(error) in shared_errors:
+                    continue
+                shared_errors.add(str(error))
+            report.files.append(FileOutcome(target, error=error))
         elif source is not None:
             report.files.append(next(outcomes))
     return report

@@ -269,3 +269,36 @@ def test_settings_file_that_is_not_a_regular_file(repo, run_cli):
     result = run_cli("check", "--config", "big.toml", ".", cwd=repo)
     assert result.returncode == 2 and "not a settings file" in result.stdout
 
+
+
+def test_a_settings_file_that_is_not_a_regular_file_is_refused_not_passed_over(repo, run_cli):
+    # Passing over it would silently apply the settings of a folder further up.
+    write(repo / ".hardener.toml", "select = ['HD999']\n")
+    write(repo / "sub" / "Dockerfile", "FROM debian:12\n")
+    os.mkfifo(repo / "sub" / ".hardener.toml")
+    result = run_cli("check", "sub", cwd=repo)
+    assert result.returncode == 2
+    assert [line for line in result.stdout.splitlines() if line.startswith("error: ")] == [
+        f"error: {repo / 'sub' / '.hardener.toml'}: not a regular file"
+    ]
+    os.unlink(repo / "sub" / ".hardener.toml")
+    os.symlink("/dev/zero", repo / "sub" / ".hardener.toml")
+    assert "is outside the repository" in run_cli("check", "sub", cwd=repo).stdout
+
+
+def test_invalid_toml_names_its_line(repo):
+    write(repo / ".hardener.toml", "select = ['HD101']\nx = \n")
+    with pytest.raises(InputError) as caught:
+        load_config_file(repo / ".hardener.toml")
+    assert caught.value.line == 2 and "at line" not in caught.value.message
+
+
+def test_a_bad_settings_file_is_one_error_however_many_files_it_covers(repo, run_cli):
+    write(repo / "sub" / ".hardener.toml", 'memory-limit = "x"\n')
+    for name in ("Dockerfile", "Dockerfile.two", "compose.yaml"):
+        write(repo / "sub" / name, "FROM debian:12\n" if name != "compose.yaml" else COMPOSE)
+    result = run_cli("fix", ".", cwd=repo)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {repo / 'sub' / '.hardener.toml'}:1: setting 'memory-limit' " + errors[0].split("'memory-limit' ")[1]]
+    assert result.returncode == 2
+    assert "compose.yaml" in result.stdout, "files outside the bad settings' folder are still fixed"
