@@ -521,6 +521,14 @@ def test_a_good_ca_bundle_is_accepted(tmp_path):
     RegistryClient(ca_bundle=str(make_local_ca(tmp_path).ca_certificate)).close()
 
 
+def test_a_ca_bundle_with_text_around_its_certificates_is_accepted(tmp_path):
+    # Bundles often carry comments, in any encoding, and the subject lines some tools print.
+    pem = make_local_ca(tmp_path).ca_certificate.read_bytes()
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes("# Café team's registry CA\nsubject=CN=café\n".encode() + pem + b"\n# end\n")
+    RegistryClient(ca_bundle=str(bundle)).close()
+
+
 # -- through the command line ------------------------------------------------------------------
 def run_cli(folder, *args):
     import subprocess

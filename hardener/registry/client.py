@@ -83,15 +83,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
+
+
 def load_ca_bundle(path: str):
     """An SSL context trusting the CA certificates in `path`; a one-line InputError if it holds none."""
     import ssl
 
     data = read_setting_file(path, MAX_CA_BUNDLE_BYTES, "registry-ca-bundle")
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        raise InputError("registry-ca-bundle: not a PEM file of CA certificates", 0, path) from None
+    # Only the certificate blocks count, as for OpenSSL: text around them (a comment in any
+    # encoding, the subject lines some tools print) is not part of the bundle.
+    blocks = _PEM_CERTIFICATE.findall(data)
+    if not blocks:
+        raise InputError("registry-ca-bundle: not a PEM file of CA certificates", 0, path)
+    text = b"\n".join(blocks).decode("ascii")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names; trusts only the bundle
     try:
         context.load_verify_locations(cadata=text)
