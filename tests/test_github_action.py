@@ -160,6 +160,17 @@ def test_a_branch_not_made_by_hardener_is_never_overwritten(github, tmp_path, mo
     assert github.ref("hardener/harden") == before and not github.pulls
 
 
+def test_the_base_branch_is_never_written_even_when_named_as_the_bot_branch(github, tmp_path, monkeypatch):
+    # A squash merge of hardener's pull request leaves its trailer on the base branch's head.
+    from hardener.github.pr import TRAILER
+
+    github.commit_files("main", {"notes.txt": "merged\n"}, f"Harden container definitions\n\n{TRAILER}")
+    before = github.ref("main")
+    code, out, _, _ = run_action(github, checkout(github, tmp_path), tmp_path, monkeypatch, branch="main")
+    assert code == 1 and "names the base branch 'main'" in out
+    assert github.ref("main") == before and not github.pulls
+
+
 def test_the_token_is_masked_and_never_printed(github, tmp_path, monkeypatch):
     code, out, outputs, summary = run_action(github, checkout(github, tmp_path), tmp_path, monkeypatch)
     assert out.startswith(f"::add-mask::{TOKEN}\n")

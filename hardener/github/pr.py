@@ -67,6 +67,10 @@ def sync_pull_request(
     changes, left_out = split_committable(changes)
 
     owner = repo.owner.login
+    if branch == base:
+        # The base branch's head may well carry hardener's trailer (after a squash merge of its pull
+        # request): without this, the bot would commit straight onto the branch it targets.
+        raise BotError(f"the `branch` input names the base branch {base!r}; choose a branch of hardener's own")
     try:
         base_sha = repo.get_git_ref(f"heads/{base}").object.sha
     except UnknownObjectException:
