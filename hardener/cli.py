@@ -144,13 +144,24 @@ def _scan(args) -> int:
     out = io.StringIO(newline="")  # the report (a patch, say) is written exactly as rendered
     reporter.render(report, diff=diff, out=out)
     try:
-        # Never through a link (one planted meanwhile included), and all at once.
-        write_report(args.output, out.getvalue())
+        # Never through a link (one planted meanwhile included), and all at once. A path inside the
+        # repository must stay inside it: a folder link planted in a checkout must not lead the report
+        # out. A place named outside the repository is the user's own choice.
+        write_report(args.output, out.getvalue(), root=_report_root(args.output))
     except InputError as exc:
         reason = exc.message.removeprefix("cannot write: ")
         sys.stderr.write(f"hardener: error: cannot write {args.output}: {reason}\n")
         return 2
     return report.exit_code(diff)
+
+
+def _report_root(output: str) -> str:
+    from hardener.files import is_inside, repository_of
+
+    cwd = os.getcwd()
+    repository = repository_of(cwd) or cwd
+    named = os.path.abspath(output)
+    return repository if is_inside(named, repository) else os.path.dirname(named)
 
 
 def _progress_bar():

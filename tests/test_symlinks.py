@@ -255,3 +255,21 @@ def test_sarif_file_inside_the_workspace_is_written(github, tmp_path, monkeypatc
     code, out, _, _ = run_action(github, work, tmp_path, monkeypatch, mode="check", sarif_file="reports/h.sarif")
     assert code == 0, out
     assert json.loads((work / "reports" / "h.sarif").read_text())["version"] == "2.1.0"
+
+
+def test_output_through_a_folder_link_out_of_the_repository_is_refused(tmp_path, run_cli):
+    outside = tmp_path / "outside"
+    victim = write(outside / "victim", "precious\n")
+    project = tmp_path / "project"
+    write(project / "Dockerfile", SPLIT_APT)
+    (project / ".git").mkdir()
+    os.symlink(outside, project / "reports")  # planted in the checkout
+    result = run_cli("check", "--format", "sarif", "-o", "reports/victim", ".", cwd=project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("hardener: error: cannot write reports/victim: ")
+    assert victim.read_text() == "precious\n"
+    # A place the user names outside the repository is theirs to choose.
+    chosen = tmp_path / "elsewhere" / "report.sarif"
+    chosen.parent.mkdir()
+    assert run_cli("check", "--format", "sarif", "-o", chosen, ".", cwd=project).returncode == 1
+    assert chosen.read_text().startswith("{")
