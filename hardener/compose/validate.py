@@ -43,7 +43,7 @@ PLACEHOLDER = "hardener-check"
 MAX_PROBLEM = 160  # characters of Compose's error kept in a report
 MAX_FILES = 64  # compose files one check may look through (includes, extends)
 MAX_BYTES = 5 * 1024 * 1024
-EXTRA_RUNS = 4  # further runs of each file when Compose's model may vary between runs
+EXTRA_RUNS = 8  # further runs of each file when Compose's model may vary between runs
 
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
