@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from hardener.model import InputError
 from hardener.textedit import LineIndex, detect_eol
@@ -73,11 +74,12 @@ class PythonDocument:
         if imports_docker(text):
             self._parse()
 
-    @property
+    @cached_property
     def comment_lines(self) -> list[str]:
+        """Whole-line comments that may be file-wide pragmas (each finding reads them all: once per file)."""
         from hardener.suppressions import whole_line_comments
 
-        return whole_line_comments(self.text)
+        return list(dict.fromkeys(c for c in whole_line_comments(self.text) if "global" in c and "ignore" in c))
 
     def comments_for(self, line: int) -> tuple[str, ...]:
         """`# hardener: ignore=HD302` above the call, or at the end of its first line."""
