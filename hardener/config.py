@@ -60,6 +60,15 @@ _CHOICES = {"limits_style": ("service", "deploy"), "anchor_fixes": ("per-service
 
 # Values hardener writes into files, or hands to the registry client, must be exactly what they claim:
 # a newline in a memory limit would add keys of its own to a compose file.
+_DOCKER_MINIMUM_MEMORY = 6 * 1024 * 1024  # the daemon refuses a smaller memory limit
+
+
+def _bytes(size: str) -> float:
+    number = float(re.match(r"[0-9.]+", size).group())
+    unit = size.lower().rstrip("b")[-1:] if size[-1:].isalpha() else ""
+    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}.get(unit, 1)
+
+
 _MEMORY = re.compile(r"(?i)[0-9]{1,15}(\.[0-9]{1,6})?([bkmg]b?)?")  # Compose's and docker-py's byte units
 _CPUS = re.compile(r"[0-9]{1,4}(\.[0-9]{1,3})?")
 _SELECTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
@@ -153,6 +162,9 @@ def config_from_mapping(data: dict, source: str) -> Config:
                 raise SettingError(
                     key, f'setting {key!r} must be a size such as "512m" or "1g" (units b, k, m, g)', source
                 )
+            if _bytes(text) < _DOCKER_MINIMUM_MEMORY:
+                # A bare number is bytes to Compose: `512` would be written as a limit no container starts with.
+                raise SettingError(key, f"setting {key!r} is {text!r} bytes; Docker needs at least 6m", source)
             value = text
         elif attr == "cpu_limit":
             text = str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""

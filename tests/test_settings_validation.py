@@ -84,9 +84,9 @@ def test_good_values_are_written_as_given(tmp_path, run_cli):
     assert result.returncode == 0, result.stdout
     text = compose.read_text()
     assert "mem_limit: 1.5g" in text and "pids_limit: 64" in text and "cpus:" in text
-    for value in ("512m", "1g", "1024", "64kb", "2G"):
+    for value in ("512m", "1g", "1073741824", "65536kb", "2G"):
         assert config_from_mapping({"memory-limit": value}, "s").memory_limit == value
-    assert config_from_mapping({"memory-limit": 1024}, "s").memory_limit == "1024"
+    assert config_from_mapping({"memory-limit": 1073741824}, "s").memory_limit == "1073741824"
     assert config_from_mapping({"cpu-limit": 0.25}, "s").cpu_limit == "0.25"
     assert config_from_mapping(
         {"trusted-registries": ["docker.io/library", "*.gcr.io", "registry.lan:5000/team"]}, "s"
@@ -302,3 +302,14 @@ def test_a_bad_settings_file_is_one_error_however_many_files_it_covers(repo, run
     assert errors == [f"error: {repo / 'sub' / '.hardener.toml'}:1: setting 'memory-limit' " + errors[0].split("'memory-limit' ")[1]]
     assert result.returncode == 2
     assert "compose.yaml" in result.stdout, "files outside the bad settings' folder are still fixed"
+
+
+@pytest.mark.parametrize("value", [512, "512", "4k", "5m", "100b"])
+def test_a_memory_limit_no_container_starts_with_is_refused(value):
+    with pytest.raises(InputError, match="Docker needs at least 6m"):
+        config_from_mapping({"memory-limit": value}, ".hardener.toml")
+
+
+@pytest.mark.parametrize("value", ["6m", "512m", "1g", "1.5g", "1048576k", 6291456])
+def test_memory_limits_docker_accepts_are_kept(value):
+    assert config_from_mapping({"memory-limit": value}, ".hardener.toml").memory_limit == str(value)
