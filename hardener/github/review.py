@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import dataclass
+
+from hardener import linediff
 
 from hardener.reporters.escape import md_fence, md_text
 
@@ -52,7 +53,7 @@ def suggestions_for(path: str, original: str, fixed: str, applied, allowed: set[
     before = original.splitlines()
     after = fixed.splitlines()
     out = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in linediff.opcodes(before, after):
         if tag == "equal":
             continue
         if tag == "insert":

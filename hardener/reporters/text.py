@@ -8,10 +8,10 @@ and in a GitHub Actions log it is fenced with `stop-commands` so no line of it r
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 
+from hardener import linediff
 from hardener.model import Tier
 from hardener.reporters.escape import git_quoted, inert, visible
 
@@ -39,7 +39,7 @@ def unified_diff(outcome) -> str:
     path = outcome.target.path.replace(os.sep, "/").lstrip("/")
     # The byte-order mark belongs to the first line, so `git apply` finds its context.
     bom = "\ufeff" if outcome.bom else ""
-    lines = difflib.unified_diff(
+    lines = linediff.unified_diff(
         (bom + outcome.original).splitlines(keepends=True),
         (bom + outcome.fixed).splitlines(keepends=True),
         # A name with a line break or control byte is quoted as git quotes it, so the header stays one line.
