@@ -92,6 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        # Heavy dependencies are imported where first used: a broken install shows up mid-run.
+        if not exc.name or exc.name.startswith("hardener"):
+            raise
+        sys.stderr.write(
+            f"hardener: error: the Python package {exc.name!r} is missing from this environment; "
+            "install hardener with its dependencies (pip install hardener)\n"
+        )
+        return 2
 
 
 def _scan(args) -> int:

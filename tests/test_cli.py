@@ -342,3 +342,18 @@ def test_double_dash_in_the_help(run_cli):
     for command in ("check", "fix"):
         result = run_cli(command, "--help")
         assert "after `--` every argument is a path" in " ".join(result.stdout.split())
+
+
+def test_a_missing_dependency_is_one_error_line_not_a_traceback(tmp_path):
+    # An interpreter that cannot import BuildKit's parser: a stand-in module that fails to load.
+    write(tmp_path / "Dockerfile", SPLIT_APT)
+    shadow = tmp_path / "shadow"
+    write(shadow / "dockerfile.py", "raise ModuleNotFoundError(\"No module named 'dockerfile'\", name='dockerfile')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shadow}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "HARDENER_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "hardener", "fix", "."], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "the Python package 'dockerfile' is missing" in result.stderr
+    assert (tmp_path / "Dockerfile").read_text() == SPLIT_APT
