@@ -198,24 +198,10 @@ def config_from_mapping(data: dict, source: str) -> Config:
 
 
 def _read_settings(path: Path) -> str:
-    """The settings file's text: a regular file, at most MAX_SETTINGS_BYTES, never a FIFO or a device."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", 0, str(path)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError("not a regular file", 0, str(path))
-        if st.st_size > MAX_SETTINGS_BYTES:
-            raise InputError(f"larger than {MAX_SETTINGS_BYTES // 1024} KiB: not a settings file", 0, str(path))
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_SETTINGS_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", 0, str(path)) from None
-    finally:
-        os.close(fd)
+    """The settings file's text: a regular file of at most MAX_SETTINGS_BYTES, never a FIFO or a device."""
+    from hardener.files import read_regular_file
+
+    data = read_regular_file(str(path), MAX_SETTINGS_BYTES)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -288,3 +288,41 @@ def write_report(path: str, text: str, root: str | None = None) -> None:
             raise InputError(f"cannot write: {_strerror(exc)}", 0, path) from None
     finally:
         os.close(dfd)
+
+
+def read_regular_file(path: str, limit: int, label: str = "") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or a one-line InputError naming it.
+
+    For files a repository names (settings, a lock file, a CA bundle): never waits on a FIFO, never
+    reads a device, never more than the limit. `label` starts each message ("digest-lock-file: ").
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)  # non-blocking: opening a FIFO must not wait for a writer
+    except FileNotFoundError:
+        raise InputError(f"{label}the file does not exist", 0, path) from None
+    except OSError as exc:
+        raise InputError(f"{label}cannot read ({exc.strerror or type(exc).__name__})", 0, path) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{label}is a folder, not a file", 0, path)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{label}is not a regular file (a device, pipe or socket); not read", 0, path)
+        if info.st_size > limit:
+            raise InputError(f"{label}is larger than {limit} bytes; not read", 0, path)
+        chunks, size = [], 0
+        while size <= limit:  # the file may grow while it is read
+            try:
+                chunk = os.read(fd, min(65536, limit + 1 - size))
+            except OSError as exc:
+                raise InputError(f"{label}cannot read ({exc.strerror or type(exc).__name__})", 0, path) from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise InputError(f"{label}is larger than {limit} bytes; not read", 0, path)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -263,11 +263,11 @@ def test_settings_file_linking_out_of_the_repository_is_not_read(repo, run_cli, 
 def test_settings_file_that_is_not_a_regular_file(repo, run_cli):
     os.mkfifo(repo / "pyproject.toml")
     result = run_bounded("check", "--config", "pyproject.toml", ".", cwd=repo)
-    assert result.returncode == 2 and "pyproject.toml: not a regular file" in result.stdout
+    assert result.returncode == 2 and "pyproject.toml: is not a regular file (a device, pipe or socket); not read" in result.stdout
     os.remove(repo / "pyproject.toml")
     (repo / "big.toml").write_bytes(b"# " + b"x" * (1024 * 1024) + b"\n")
     result = run_cli("check", "--config", "big.toml", ".", cwd=repo)
-    assert result.returncode == 2 and "not a settings file" in result.stdout
+    assert result.returncode == 2 and "big.toml: is larger than 1048576 bytes; not read" in result.stdout
 
 
 
@@ -279,7 +279,7 @@ def test_a_settings_file_that_is_not_a_regular_file_is_refused_not_passed_over(r
     result = run_cli("check", "sub", cwd=repo)
     assert result.returncode == 2
     assert [line for line in result.stdout.splitlines() if line.startswith("error: ")] == [
-        f"error: {repo / 'sub' / '.hardener.toml'}: not a regular file"
+        f"error: {repo / 'sub' / '.hardener.toml'}: is not a regular file (a device, pipe or socket); not read"
     ]
     os.unlink(repo / "sub" / ".hardener.toml")
     os.symlink("/dev/zero", repo / "sub" / ".hardener.toml")

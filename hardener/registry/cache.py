@@ -21,7 +21,8 @@ from pathlib import Path
 from hardener.config import MAX_LOCK_FILE_BYTES
 from hardener.model import InputError
 from hardener.pinning import Resolution, reference_key
-from hardener.registry.checks import is_digest, read_setting_file
+from hardener.files import read_regular_file
+from hardener.registry.checks import is_digest
 
 MAX_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -45,7 +46,7 @@ class DigestCache:
         self.hits = 0
         self._dirty = False
         try:
-            data = json.loads(read_setting_file(str(self.path), MAX_CACHE_BYTES, "digest cache"))
+            data = json.loads(read_regular_file(str(self.path), MAX_CACHE_BYTES, "digest cache: "))
         except (InputError, ValueError, UnicodeDecodeError, RecursionError):
             return  # a missing or unusable cache only costs time
         if isinstance(data, dict):
@@ -95,7 +96,7 @@ def _usable_entry(entry) -> bool:
 def read_lock_file(path: Path) -> dict[str, Resolution]:
     """{reference: digest} from a committed lock file; anything unusable is a one-line InputError."""
     where = str(path)
-    data = read_setting_file(where, MAX_LOCK_FILE_BYTES, "digest-lock-file")
+    data = read_regular_file(where, MAX_LOCK_FILE_BYTES, "digest-lock-file: ")
     try:
         text = data.decode("utf-8-sig")
         entries = json.loads(text)

@@ -36,7 +36,8 @@ from hardener.config import MAX_CA_BUNDLE_BYTES
 from hardener.images import DOCKER_HUB, ImageRef
 from hardener.model import InputError
 from hardener.pinning import Resolution, reference_key
-from hardener.registry.checks import is_digest, read_setting_file
+from hardener.files import read_regular_file
+from hardener.registry.checks import is_digest
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -90,7 +91,7 @@ def load_ca_bundle(path: str):
     """An SSL context trusting the CA certificates in `path`; a one-line InputError if it holds none."""
     import ssl
 
-    data = read_setting_file(path, MAX_CA_BUNDLE_BYTES, "registry-ca-bundle")
+    data = read_regular_file(path, MAX_CA_BUNDLE_BYTES, "registry-ca-bundle: ")
     # Only the certificate blocks count, as for OpenSSL: text around them (a comment in any
     # encoding, the subject lines some tools print) is not part of the bundle.
     blocks = _PEM_CERTIFICATE.findall(data)
