@@ -9,7 +9,6 @@ original text with the reason.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 
@@ -35,11 +34,13 @@ def _without_cycle_collection(function):
 
     @functools.wraps(function)
     def run(*args, **kwargs):
-        with contextlib.ExitStack() as restore:
-            if gc.isenabled():
-                gc.disable()
-                restore.callback(gc.enable)
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
             return function(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     return run
 
