@@ -32,9 +32,21 @@ GIT_ENV = {
 
 
 class FakeGitHub:
-    def __init__(self, root: Path, owner: str = "acme", name: str = "shop", files: dict[str, str] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        owner: str = "acme",
+        name: str = "shop",
+        files: dict[str, str] | None = None,
+        *,
+        host: FakeGitHub | None = None,
+    ):
         self.owner, self.name = owner, name
-        self.git_dir = root / "remote.git"
+        self.git_dir = root / (f"{owner}-{name}.git" if host else "remote.git")
+        self.host = host or self
+        self.repositories: dict[str, FakeGitHub] = {} if host else {f"{owner}/{name}": self}
+        self.issue_comments_by_others: list[dict] = []
+        self.hooks: list[tuple[str, str, object]] = []  # (method, path pattern, callback) run once before a request
         self._git("init", "-q", "--bare", "-b", "main", str(self.git_dir), cwd=root, bare=False)
         self.pulls: dict[int, dict] = {}
         self.comments: list[dict] = []  # issue comments
@@ -51,7 +63,19 @@ class FakeGitHub:
         self._next = 1
         self._lock = threading.Lock()
         self.commit_files("main", files or {}, "initial commit")
-        self._start()
+        if host is None:
+            self._start()
+        else:
+            host.repositories[f"{owner}/{name}"] = self
+            self.port, self.url = host.port, host.url
+
+    def add_repository(self, root: Path, owner: str, name: str, files: dict[str, str] | None = None) -> FakeGitHub:
+        """Another repository served on the same fake (an organisation's repositories, for one token)."""
+        return FakeGitHub(root, owner, name, files, host=self)
+
+    def on(self, method: str, pattern: str, callback) -> None:
+        """Run `callback()` once, just before the first request that matches (to stage a race)."""
+        self.hooks.append((method, pattern, callback))
 
     # -- git --------------------------------------------------------------
     def _git(
@@ -119,7 +143,7 @@ class FakeGitHub:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 try:
-                    status, data, headers = fake.dispatch(self.command, self.path, body, dict(self.headers))
+                    status, data, headers = fake.route(self.command, self.path, body, dict(self.headers))
                 except Exception as exc:  # a bug in the fake: answer 500 and say why
                     import traceback
 
@@ -142,7 +166,16 @@ class FakeGitHub:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        self.host.httpd.shutdown()
+
+    def route(self, method: str, raw_path: str, body, headers: dict):
+        """Send a request to the repository it names (404 for one this fake does not serve)."""
+        m = re.match(r"/repos/([^/]+)/([^/?]+)", raw_path)
+        target = self.repositories.get(f"{m.group(1)}/{m.group(2)}") if m else None
+        if target is None:
+            self.calls.append((method, urllib.parse.urlsplit(raw_path).path))
+            return 404, {"message": "Not Found"}, None
+        return target.dispatch(method, raw_path, body, headers)
 
     @property
     def writes(self) -> list[tuple[str, str]]:
@@ -151,6 +184,10 @@ class FakeGitHub:
     def dispatch(self, method: str, raw_path: str, body, headers: dict):
         parts = urllib.parse.urlsplit(raw_path)
         path, query = parts.path, dict(urllib.parse.parse_qsl(parts.query))
+        for hook in list(self.hooks):
+            if hook[0] == method and re.search(hook[1], path):
+                self.hooks.remove(hook)
+                hook[2]()
         with self._lock:
             self.calls.append((method, path))
             if not headers.get("Authorization"):
@@ -199,8 +236,18 @@ class FakeGitHub:
             (r"/pulls/(\d+)/reviews/(\d+)", "PUT", self._update_review),
             (r"/pulls/(\d+)/comments", "GET", self._list_review_comments),
             (r"/pulls/comments/(\d+)", "DELETE", self._delete_review_comment),
+            (r"/pulls/comments/(\d+)", "PATCH", self._edit_review_comment),
+            (r"/pulls/comments/(\d+)", "GET", self._get_review_comment),
+            (r"/pulls/(\d+)/comments/(\d+)/replies", "POST", self._reply_review_comment),
+            (r"/pulls/(\d+)/requested_reviewers", "POST", self._request_reviewers),
             (r"/issues/(\d+)/comments", "POST", self._create_comment),
+            (r"/issues/(\d+)/comments", "GET", self._list_comments),
             (r"/issues/(\d+)/labels", "POST", self._add_labels),
+            (r"/issues/(\d+)/assignees", "POST", self._add_assignees),
+            (r"/compare/(.+?)\.\.\.(.+)", "GET", self._compare),
+            (r"/contents/(.+)", "GET", self._get_contents),
+            (r"/commits/([^/]+)", "GET", self._get_repo_commit),
+            (r"/git/blobs/([0-9a-f]+)", "GET", self._get_blob),
         ]
 
     # -- JSON shapes -------------------------------------------------------------
@@ -331,6 +378,10 @@ class FakeGitHub:
             "labels": [{"name": n} for n in pr["labels"]],
             "draft": pr.get("draft", False),
             "user": {"login": pr["user"]},
+            "merged": pr.get("merged", False),
+            "merged_at": "2026-01-01T00:00:00Z" if pr.get("merged") else None,
+            "requested_reviewers": [{"login": n} for n in pr.get("reviewers", [])],
+            "assignees": [{"login": n} for n in pr.get("assignees", [])],
         }
 
     def _paged(self, items: list, query: dict):
@@ -379,6 +430,8 @@ class FakeGitHub:
             "labels": [],
             "draft": body.get("draft", False),
             "user": "github-actions[bot]",
+            "reviewers": [],
+            "assignees": [],
         }
         return 201, self._pull_json(self.pulls[number]), None
 
@@ -406,6 +459,10 @@ class FakeGitHub:
 
     def _edit_pull(self, body, query, number):
         pr = self.pulls[int(number)]
+        if body.get("state") == "open" and pr["state"] == "closed" and (pr.get("merged") or not self.ref(pr["head"])):
+            return 422, {"message": "Validation Failed", "errors": [{"message": "state cannot be changed."}]}, None
+        if body.get("state") == "closed":
+            pr["head_sha"] = self.ref(pr["head"]) or pr.get("head_sha")
         for key in ("title", "body", "state"):
             if key in body:
                 pr[key] = body[key]
@@ -455,8 +512,27 @@ class FakeGitHub:
             "event": body.get("event"),
         }
         self.reviews.append(review)
+        pr = self.pulls[int(number)]
+        commit = body.get("commit_id") or self.ref(pr["head"])
         for comment in body.get("comments", []):
-            self.review_comments.append({"id": self._id(), "review": review["id"], "pull": int(number), **comment})
+            # GitHub refuses the whole review when a comment's lines are not in the pull request's diff at that commit.
+            allowed = self.diff_lines(pr["base"], commit, comment["path"])
+            first = comment.get("start_line", comment["line"])
+            if not all(n in allowed for n in range(first, comment["line"] + 1)):
+                self.reviews.remove(review)
+                return 422, {"message": "Unprocessable Entity", "errors": ["Line could not be resolved"]}, None
+        for comment in body.get("comments", []):
+            self.review_comments.append(
+                {
+                    "id": self._id(),
+                    "review": review["id"],
+                    "pull": int(number),
+                    "commit_id": commit,
+                    "user": "github-actions[bot]",
+                    **comment,
+                }
+            )
+        review["commit_id"] = commit
         return 200, self._review_json(review), None
 
     def _update_review(self, body, query, number, review_id):
@@ -465,21 +541,68 @@ class FakeGitHub:
         return 200, self._review_json(review), None
 
     def _list_review_comments(self, body, query, number):
-        items = [
-            {
-                "id": c["id"],
-                "body": c["body"],
-                "path": c["path"],
-                "line": c.get("line"),
-                "pull_request_review_id": c["review"],
-                "user": {"login": "github-actions[bot]"},
-                "url": f"{self.api}/pulls/comments/{c['id']}",
-            }
-            for c in self.review_comments
-            if c["pull"] == int(number)
-        ]
+        items = [self._review_comment_json(c) for c in self.review_comments if c["pull"] == int(number)]
         self._current_url = f"{self.api}/pulls/{number}/comments"
         return self._paged(items, query)
+
+    def _review_comment_json(self, c: dict) -> dict:
+        return {
+            "id": c["id"],
+            "body": c["body"],
+            "path": c["path"],
+            "line": c.get("line"),
+            "start_line": c.get("start_line"),
+            "side": c.get("side", "RIGHT"),
+            "commit_id": c.get("commit_id"),
+            "original_commit_id": c.get("commit_id"),
+            "in_reply_to_id": c.get("in_reply_to"),
+            "pull_request_review_id": c.get("review"),
+            "user": {"login": c.get("user", "github-actions[bot]")},
+            "url": f"{self.api}/pulls/comments/{c['id']}",
+            "html_url": f"https://github.test/{self.owner}/{self.name}/pull/{c['pull']}#discussion_r{c['id']}",
+        }
+
+    def diff_lines(self, base: str, commit: str, path: str) -> set[int]:
+        """Lines of `path` at `commit` that the pull request's diff shows (changed lines and their context)."""
+        base_sha = self.ref(base) or base
+        lines: set[int] = set()
+        for m in re.finditer(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", self._git("diff", f"{base_sha}...{commit}", "--", path), re.M):
+            start, count = int(m.group(1)), int(m.group(2) or 1)
+            lines.update(range(start, start + count))
+        return lines
+
+    def _get_review_comment(self, body, query, comment_id):
+        for c in self.review_comments:
+            if c["id"] == int(comment_id):
+                return 200, self._review_comment_json(c), None
+        return 404, {"message": "Not Found"}, None
+
+    def _edit_review_comment(self, body, query, comment_id):
+        for c in self.review_comments:
+            if c["id"] == int(comment_id):
+                c["body"] = body["body"]
+                return 200, self._review_comment_json(c), None
+        return 404, {"message": "Not Found"}, None
+
+    def _reply_review_comment(self, body, query, number, comment_id):
+        return 201, self._review_comment_json(self.reply(int(comment_id), body["body"], "github-actions[bot]")), None
+
+    def reply(self, comment_id: int, text: str, user: str = "maintainer") -> dict:
+        """Someone answers a review comment: the reply joins its thread."""
+        parent = next(c for c in self.review_comments if c["id"] == comment_id)
+        reply = {
+            "id": self._id(),
+            "review": None,
+            "pull": parent["pull"],
+            "path": parent["path"],
+            "line": parent.get("line"),
+            "commit_id": parent.get("commit_id"),
+            "body": text,
+            "in_reply_to": comment_id,
+            "user": user,
+        }
+        self.review_comments.append(reply)
+        return reply
 
     def _delete_review_comment(self, body, query, comment_id):
         self.review_comments = [c for c in self.review_comments if c["id"] != int(comment_id)]
@@ -494,6 +617,144 @@ class FakeGitHub:
         }
         self.comments.append(comment)
         return 201, {**comment, "url": f"{self.api}/issues/comments/{comment['id']}"}, None
+
+    def _list_comments(self, body, query, number):
+        self._current_url = f"{self.api}/issues/{number}/comments"
+        items = [
+            {**c, "url": f"{self.api}/issues/comments/{c['id']}"}
+            for c in self.comments
+            if c["issue"] == int(number)
+        ]
+        return self._paged(items, query)
+
+    def _request_reviewers(self, body, query, number):
+        pr = self.pulls[int(number)]
+        pr["reviewers"] = sorted(set(pr.get("reviewers", [])) | set(body.get("reviewers", [])))
+        return 201, self._pull_json(pr), None
+
+    def _add_assignees(self, body, query, number):
+        pr = self.pulls[int(number)]
+        pr["assignees"] = sorted(set(pr.get("assignees", [])) | set(body.get("assignees", [])))
+        return 201, {"number": int(number), "assignees": [{"login": n} for n in pr["assignees"]]}, None
+
+    def _resolve(self, name: str) -> str | None:
+        name = urllib.parse.unquote(name)
+        sha = self.ref(name)
+        if sha:
+            return sha
+        try:
+            return self._git("rev-parse", "--verify", "-q", f"{name}^{{commit}}")
+        except RuntimeError:
+            return None
+
+    def _compare(self, body, query, base, head):
+        base_sha, head_sha = self._resolve(base), self._resolve(head)
+        if not base_sha or not head_sha:
+            return 404, {"message": "Not Found"}, None
+        merge_base = self._git("merge-base", base_sha, head_sha)
+        ahead = int(self._git("rev-list", "--count", f"{base_sha}..{head_sha}"))
+        behind = int(self._git("rev-list", "--count", f"{head_sha}..{base_sha}"))
+        status = (
+            "identical" if ahead == behind == 0 else "ahead" if behind == 0 else "behind" if ahead == 0 else "diverged"
+        )
+        commits = self._git("rev-list", "--reverse", f"{base_sha}..{head_sha}").split()
+        return (
+            200,
+            {
+                "url": f"{self.api}/compare/{base}...{head}",
+                "status": status,
+                "ahead_by": ahead,
+                "behind_by": behind,
+                "total_commits": ahead,
+                "merge_base_commit": self._commit_json(merge_base),
+                "base_commit": self._commit_json(base_sha),
+                "commits": [self._commit_json(c) for c in commits],
+                "files": [],
+            },
+            None,
+        )
+
+    def _get_contents(self, body, query, path):
+        ref = self._resolve(query.get("ref", "main"))
+        try:
+            data = self._git("show", f"{ref}:{urllib.parse.unquote(path)}", strip=False).encode()
+            sha = self._git("rev-parse", f"{ref}:{urllib.parse.unquote(path)}")
+        except (RuntimeError, TypeError):
+            return 404, {"message": "Not Found"}, None
+        return (
+            200,
+            {
+                "type": "file",
+                "encoding": "base64",
+                "size": len(data),
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "sha": sha,
+                "content": base64.b64encode(data).decode(),
+                "url": f"{self.api}/contents/{path}",
+            },
+            None,
+        )
+
+    def _get_repo_commit(self, body, query, ref):
+        sha = self._resolve(ref)
+        if not sha:
+            return 404, {"message": "Not Found"}, None
+        git = self._commit_json(sha)
+        return (
+            200,
+            {
+                "sha": sha,
+                "url": f"{self.api}/commits/{sha}",
+                "commit": git,
+                "parents": git["parents"],
+                "files": [],
+            },
+            None,
+        )
+
+    def _get_blob(self, body, query, sha):
+        data = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "cat-file", "blob", sha], capture_output=True
+        ).stdout
+        return 200, {"sha": sha, "encoding": "base64", "content": base64.b64encode(data).decode(), "size": len(data)}, None
+
+    # -- what people do on GitHub ---------------------------------------------------
+    def close_pull(self, number: int) -> None:
+        """A maintainer closes a pull request without merging it."""
+        pr = self.pulls[number]
+        pr["head_sha"] = self.ref(pr["head"])
+        pr["state"] = "closed"
+
+    def merge_pull(self, number: int, delete_branch: bool = False) -> str:
+        """A maintainer merges a pull request (a merge commit on the base branch)."""
+        pr = self.pulls[number]
+        sha = self._merge(pr["base"], pr["head"], f"Merge pull request #{number}")
+        self._git("update-ref", f"refs/heads/{pr['base']}", sha)
+        pr.update(state="closed", merged=True, head_sha=self.ref(pr["head"]))
+        if delete_branch:
+            self._git("update-ref", "-d", f"refs/heads/{pr['head']}")
+        return sha
+
+    def update_branch(self, number: int) -> str:
+        """GitHub's "Update branch" button: merge the base into the pull request's branch."""
+        pr = self.pulls[number]
+        sha = self._merge(pr["head"], pr["base"], f"Merge branch '{pr['base']}' into {pr['head']}")
+        self._git("update-ref", f"refs/heads/{pr['head']}", sha)
+        return sha
+
+    def merge_checkout(self, number: int) -> str:
+        """The merge commit `actions/checkout` gives on a pull_request event (refs/pull/N/merge)."""
+        pr = self.pulls[number]
+        sha = self._merge(pr["base"], pr["head"], f"Merge {self.ref(pr['head'])} into {self.ref(pr['base'])}")
+        self._git("update-ref", f"refs/pull/{number}/merge", sha)
+        self._git("update-ref", f"refs/pull/{number}/head", self.ref(pr["head"]))
+        return sha
+
+    def _merge(self, ours: str, theirs: str, message: str) -> str:
+        ours_sha, theirs_sha = self.ref(ours) or ours, self.ref(theirs) or theirs
+        tree = self._git("merge-tree", "--write-tree", ours_sha, theirs_sha).splitlines()[0]
+        return self._git("commit-tree", tree, "-p", ours_sha, "-p", theirs_sha, input=message)
 
     def _add_labels(self, body, query, number):
         labels = body if isinstance(body, list) else body.get("labels", [])
