@@ -566,7 +566,9 @@ class FakeGitHub:
         """Lines of `path` at `commit` that the pull request's diff shows (changed lines and their context)."""
         base_sha = self.ref(base) or base
         lines: set[int] = set()
-        for m in re.finditer(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", self._git("diff", f"{base_sha}...{commit}", "--", path), re.M):
+        for m in re.finditer(
+            r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", self._git("diff", f"{base_sha}...{commit}", "--", path), re.M
+        ):
             start, count = int(m.group(1)), int(m.group(2) or 1)
             lines.update(range(start, start + count))
         return lines
@@ -621,9 +623,7 @@ class FakeGitHub:
     def _list_comments(self, body, query, number):
         self._current_url = f"{self.api}/issues/{number}/comments"
         items = [
-            {**c, "url": f"{self.api}/issues/comments/{c['id']}"}
-            for c in self.comments
-            if c["issue"] == int(number)
+            {**c, "url": f"{self.api}/issues/comments/{c['id']}"} for c in self.comments if c["issue"] == int(number)
         ]
         return self._paged(items, query)
 
@@ -717,7 +717,11 @@ class FakeGitHub:
         data = subprocess.run(
             ["git", "--git-dir", str(self.git_dir), "cat-file", "blob", sha], capture_output=True
         ).stdout
-        return 200, {"sha": sha, "encoding": "base64", "content": base64.b64encode(data).decode(), "size": len(data)}, None
+        return (
+            200,
+            {"sha": sha, "encoding": "base64", "content": base64.b64encode(data).decode(), "size": len(data)},
+            None,
+        )
 
     # -- what people do on GitHub ---------------------------------------------------
     def close_pull(self, number: int) -> None:

@@ -8,14 +8,15 @@ Modes: `pull-request` opens or updates one pull request with the fixes;
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 MODES = ("pull-request", "review", "check")
+FILTER_MODES = ("added", "file")
 
 
 @dataclass
@@ -33,11 +34,19 @@ class Inputs:
     pr_title: str = "Harden container definitions"
     sarif_file: str | None = None
     fail_on_findings: bool = False
+    repository: str = ""  # owner/name the pull request or review goes to; empty: the workflow's own
+    draft: bool = False
+    reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    commit_message: str = "Harden container definitions"
+    filter_mode: str = "added"  # review mode: report on the lines the pull request added, or on its whole files
 
     @classmethod
     def from_env(cls, env) -> Inputs:
         def get(name: str) -> str:
-            return env.get(f"INPUT_{name.upper()}", "").strip()
+            # Docker actions receive INPUT_UNSAFE-FIXES; a composite step can only pass INPUT_UNSAFE_FIXES.
+            key = f"INPUT_{name.upper()}"
+            return (env.get(key) or env.get(key.replace("-", "_")) or "").strip()
 
         def words(value: str) -> tuple[str, ...]:
             return tuple(w for w in value.replace(",", " ").split() if w)
@@ -64,6 +73,17 @@ class Inputs:
         mode = get("mode") or "pull-request"
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        filter_mode = get("filter-mode") or "added"
+        if filter_mode not in FILTER_MODES:
+            raise ValueError(f"filter-mode must be one of {', '.join(FILTER_MODES)}, not {filter_mode!r}")
+        repository = get("repository") or env.get("GITHUB_REPOSITORY", "")
+        if repository and not re.fullmatch(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}", repository):
+            raise ValueError(f"repository must be owner/name, not {repository!r}")
+        people = {name: words(get(name)) for name in ("reviewers", "assignees")}
+        for name, logins in people.items():
+            bad = [login for login in logins if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-/]{0,99})", login)]
+            if bad:
+                raise ValueError(f"{name}: {bad[0]!r} is not a GitHub login or org/team")
         return cls(
             mode=mode,
             paths=tuple(get("paths").split()) or (".",),
@@ -78,6 +98,12 @@ class Inputs:
             pr_title=get("pr-title") or "Harden container definitions",
             sarif_file=get("sarif-file") or None,
             fail_on_findings=bool(flag(get("fail-on-findings"))),
+            repository=repository,
+            draft=bool(flag(get("draft"))),
+            reviewers=people["reviewers"],
+            assignees=people["assignees"],
+            commit_message=get("commit-message") or "Harden container definitions",
+            filter_mode=filter_mode,
         )
 
 
@@ -284,8 +310,13 @@ def _without_files(report, paths):
 
 
 def _repository(inputs, env):
+    """The repository the pull request or review goes to: the `repository` input, else the workflow's own."""
     gh = make_github(inputs.token, env.get("GITHUB_API_URL", "https://api.github.com"))
-    return gh.get_repo(env["GITHUB_REPOSITORY"])
+    if not inputs.repository:
+        from hardener.github.pr import BotError
+
+        raise BotError("no repository: set the `repository` input (owner/name)")
+    return gh.get_repo(inputs.repository)
 
 
 def _pull_request(inputs, actions, env, out) -> int:
@@ -330,60 +361,9 @@ def _pull_request(inputs, actions, env, out) -> int:
 
 
 def _review(inputs, actions, env, out) -> int:
-    from github import GithubException
+    from hardener.github.review import review_pull_request
 
-    from hardener.github.pr import explain
-    from hardener.github.review import changed_lines, post_review, suggestions_for
-
-    event = {}
-    if env.get("GITHUB_EVENT_PATH"):
-        with open(env["GITHUB_EVENT_PATH"], encoding="utf-8") as fh:
-            event = json.load(fh)
-    number = (event.get("pull_request") or {}).get("number")
-    if not number:
-        actions.error("hardener: review mode runs on pull_request events")
-        return 2
-    repo = _repository(inputs, env)
-    pull = repo.get_pull(number)
-    changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
-    from hardener.files import resolve_inside
-    from hardener.kinds import kind_of_name
-
-    paths = []
-    for path in changed:
-        if kind_of_name(os.path.basename(path)) is None or not os.path.lexists(path):
-            continue
-        real = resolve_inside(path)
-        if real is None:
-            # A link the pull request points out of the repository: never read, never shown.
-            actions.notice(f"hardener: skipped {path}: it leads outside the repository through a symbolic link")
-        elif os.path.isfile(real):
-            paths.append(path)
-    inputs.paths = tuple(paths) or inputs.paths
-    report = _run(inputs, "fix") if paths else None
-    if report is None:
-        actions.notice("hardener: the pull request changes no Dockerfile or compose file")
-        return 0
-    relevant = [o for o in report.files if _relative(o.target.path) in changed]
-    suggestions = []
-    for outcome in relevant:
-        if outcome.changed:
-            rel = _relative(outcome.target.path)
-            suggestions += suggestions_for(rel, outcome.original, outcome.fixed, outcome.applied, changed[rel])
-    written = _report_files(report, inputs, actions, out)
-    summary = f"hardener has {len(suggestions)} suggestion{'s' * (len(suggestions) != 1)} for the container files this pull request changes."
-    try:
-        operation = post_review(repo, number, suggestions, summary)
-    except GithubException as exc:
-        if exc.status in (403, 404):
-            # A read-only token (a pull request from a fork): annotations and the summary carry the findings.
-            actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
-            return 0 if written else 2
-        raise
-    actions.notice(f"hardener: review {operation}")
-    if not written:
-        return 2
-    return 1 if inputs.fail_on_findings and report.findings else 0
+    return review_pull_request(inputs, actions, env, out)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 from hardener import linediff
-
 from hardener.reporters.escape import md_fence, md_text
 
 MARKER = "<!-- hardener:review v1"
@@ -103,3 +102,64 @@ def post_review(repo, number: int, suggestions: list[Suggestion], summary: str) 
     # Without commit_id GitHub anchors the comments on the pull request's head commit.
     pull.create_review(body=body, event="COMMENT", comments=[s.comment() for s in suggestions])
     return "posted"
+
+
+def review_pull_request(inputs, actions, env, out) -> int:
+    """Review mode: suggestions on the container files an incoming pull request changes."""
+    import json
+    import os
+
+    from github import GithubException
+
+    from hardener.github.action import _relative, _report_files, _repository, _run
+    from hardener.github.pr import explain
+
+    event = {}
+    if env.get("GITHUB_EVENT_PATH"):
+        with open(env["GITHUB_EVENT_PATH"], encoding="utf-8") as fh:
+            event = json.load(fh)
+    number = (event.get("pull_request") or {}).get("number")
+    if not number:
+        actions.error("hardener: review mode runs on pull_request events")
+        return 2
+    repo = _repository(inputs, env)
+    pull = repo.get_pull(number)
+    changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
+    from hardener.files import resolve_inside
+    from hardener.kinds import kind_of_name
+
+    paths = []
+    for path in changed:
+        if kind_of_name(os.path.basename(path)) is None or not os.path.lexists(path):
+            continue
+        real = resolve_inside(path)
+        if real is None:
+            # A link the pull request points out of the repository: never read, never shown.
+            actions.notice(f"hardener: skipped {path}: it leads outside the repository through a symbolic link")
+        elif os.path.isfile(real):
+            paths.append(path)
+    inputs.paths = tuple(paths) or inputs.paths
+    report = _run(inputs, "fix") if paths else None
+    if report is None:
+        actions.notice("hardener: the pull request changes no Dockerfile or compose file")
+        return 0
+    relevant = [o for o in report.files if _relative(o.target.path) in changed]
+    suggestions = []
+    for outcome in relevant:
+        if outcome.changed:
+            rel = _relative(outcome.target.path)
+            suggestions += suggestions_for(rel, outcome.original, outcome.fixed, outcome.applied, changed[rel])
+    written = _report_files(report, inputs, actions, out)
+    summary = f"hardener has {len(suggestions)} suggestion{'s' * (len(suggestions) != 1)} for the container files this pull request changes."
+    try:
+        operation = post_review(repo, number, suggestions, summary)
+    except GithubException as exc:
+        if exc.status in (403, 404):
+            # A read-only token (a pull request from a fork): annotations and the summary carry the findings.
+            actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
+            return 0 if written else 2
+        raise
+    actions.notice(f"hardener: review {operation}")
+    if not written:
+        return 2
+    return 1 if inputs.fail_on_findings and report.findings else 0
