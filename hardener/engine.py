@@ -18,7 +18,7 @@ from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Ski
 from hardener.rules import selected_rules
 from hardener.rules.base import Context
 from hardener.suppressions import is_suppressed
-from hardener.textedit import EditMap, LineIndex, apply_edits, select_non_overlapping
+from hardener.textedit import EditMap, LineIndex, SourceMap, apply_edits, select_non_overlapping
 
 MAX_ROUNDS = 10
 
@@ -95,6 +95,7 @@ def fix_text(
             updated = apply_edits(current, edits)
             _verify_locality(current, updated, edits)
             round_index = LineIndex(current)
+            placing = SourceMap(text, current, history)
             for finding in fixable:
                 if id(finding.fix) in chosen:
                     offset = round_index.line_start(finding.line)
@@ -110,6 +111,7 @@ def fix_text(
                             path,
                             finding.fix.owns,
                             finding.fix.requires,
+                            placing.edits_in_original(len(history), finding.fix.edits),
                         )
                     )
             history.append(EditMap(edits))
@@ -136,6 +138,7 @@ def fix_text(
         findings=findings,
         applied=sorted(applied, key=lambda a: (a.line, a.rule)),
         skipped=_skips(findings, tiers),
+        source_map=SourceMap(text, current, history) if history else None,
     )
 
 

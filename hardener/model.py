@@ -89,6 +89,9 @@ class AppliedFix:
     path: str = ""
     owns: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    # The fix's own edits, placed in the original text (empty when they edit text an earlier fix made):
+    # applying just these to the original shows this one fix alone, as a review suggestion does.
+    edits: tuple[Edit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class FixResult:
     skipped: list[Skip] = field(default_factory=list)
     # Set when verification rejected the fixes: the file is left as it was.
     verification_error: str | None = None
+    # Maps lines of `fixed` back to `original` (None when nothing changed).
+    source_map: object = None
 
     @property
     def changed(self) -> bool:

@@ -24,6 +24,7 @@ class FileOutcome:
     error: InputError | None = None
     written: bool = False
     bom: bool = False  # the file starts with a UTF-8 byte-order mark
+    source_map: object = None  # textedit.SourceMap from `fixed` back to `original`, when fixes changed it
 
     @property
     def changed(self) -> bool:
@@ -214,6 +215,7 @@ def _one(target: Target, source, config, command: str, write: bool, digests, eng
         result = engine.fix_text(source.text, target.path, config, target.kind, digests)
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
+        outcome.source_map = result.source_map
         if result.changed and target.kind == COMPOSE and not result.verification_error and config.compose_check:
             from hardener.compose import validate
 
@@ -222,6 +224,7 @@ def _one(target: Target, source, config, command: str, write: bool, digests, eng
                 # Leave the file as it was, and say what is still to do.
                 result.verification_error = error
                 outcome.fixed = source.text
+                outcome.source_map = None
                 outcome.applied = []
                 outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
             elif note:
@@ -234,6 +237,7 @@ def _one(target: Target, source, config, command: str, write: bool, digests, eng
             except InputError:
                 # Not written, so nothing was fixed: report the file as it still is.
                 outcome.applied = []
+                outcome.source_map = None
                 outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
                 raise
             outcome.written = True

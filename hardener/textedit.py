@@ -173,3 +173,49 @@ class EditMap:
         if offset < new_start + len(edit.content):
             return edit.start
         return offset - self.deltas[i] - (len(edit.content) - (edit.end - edit.start))
+
+    def back_exact(self, offset: int) -> int | None:
+        """Like `back`, but None for an offset strictly inside text an edit put there (it has no original place)."""
+        i = bisect.bisect_right(self.new_starts, offset) - 1
+        if i >= 0 and self.new_starts[i] < offset < self.new_starts[i] + len(self.edits[i].content):
+            return None
+        return self.back(offset)
+
+
+class SourceMap:
+    """From the fixed text back to the original, through each round's edits (as ruff's SourceMap does).
+
+    A line the fixes inserted maps to the original line where the insertion happened.
+    """
+
+    def __init__(self, original: str, fixed: str, rounds: Sequence[EditMap]):
+        self.original, self.fixed, self.rounds = original, fixed, tuple(rounds)
+        self._original_index: LineIndex | None = None
+        self._fixed_index: LineIndex | None = None
+
+    def original_offset(self, offset: int) -> int:
+        for round_map in reversed(self.rounds):
+            offset = round_map.back(offset)
+        return offset
+
+    def original_line(self, fixed_line: int) -> int:
+        """The original file's line for a line of the fixed text (1-based; 0 stays 0: no line)."""
+        if fixed_line <= 0 or not self.rounds:
+            return fixed_line
+        if self._fixed_index is None:
+            self._fixed_index, self._original_index = LineIndex(self.fixed), LineIndex(self.original)
+        fixed_lines = len(self._fixed_index.starts)
+        offset = self._fixed_index.line_start(min(fixed_line, fixed_lines))
+        return self._original_index.line_of(self.original_offset(offset))
+
+    def edits_in_original(self, round_number: int, edits: Sequence[Edit]) -> tuple[Edit, ...]:
+        """One round's edits placed in the original text; empty when any edit touches text an earlier round made."""
+        placed = []
+        for edit in edits:
+            start, end = edit.start, edit.end
+            for round_map in reversed(self.rounds[:round_number]):
+                start, end = round_map.back_exact(start), round_map.back_exact(end)
+                if start is None or end is None:
+                    return ()
+            placed.append(Edit(start, end, edit.content))
+        return tuple(placed)
