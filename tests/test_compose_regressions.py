@@ -184,7 +184,7 @@ def test_pinning_a_merged_list_anchor_is_written_by_the_cli(tmp_path, run_cli):
         "x-list: &list\n  - &web\n    image: nginx:1.27\nservices:\n  web:\n    <<: *web\n  cache:\n    <<: [*web]\n"
     )
     (tmp_path / "compose.yaml").write_text(text)
-    (tmp_path / "locks.json").write_text('{"nginx:1.27": "%s"}' % _DIGEST)
+    (tmp_path / "locks.json").write_text(f'{{"nginx:1.27": "{_DIGEST}"}}')
     (tmp_path / ".hardener.toml").write_text('digest-lock-file = "locks.json"\nselect = ["HD207"]\n')
     out = run_cli("fix", "compose.yaml")
     assert out.returncode in (0, 1), out.stdout + out.stderr

@@ -168,7 +168,7 @@ def test_lock_file_may_not_be_a_device_or_leave_the_repository(repo, run_cli, tm
 
 def test_lock_file_inside_the_repository_is_read(repo, run_cli):
     digest = "sha256:" + "a" * 64
-    write(repo / "locks" / "digests.json", '{"nginx:1.27": "%s"}' % digest)
+    write(repo / "locks" / "digests.json", f'{{"nginx:1.27": "{digest}"}}')
     write(repo / ".hardener.toml", 'select = ["HD207"]\ndigest-lock-file = "locks/digests.json"\n')
     result = run_cli("fix", ".", cwd=repo)
     assert result.returncode == 0, result.stdout

@@ -535,7 +535,7 @@ def differences(before, after, path: str = "") -> list[str]:
         return out
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after) and before != after:
         out = []
-        for index, (old, new) in enumerate(zip(before, after)):
+        for index, (old, new) in enumerate(zip(before, after, strict=True)):
             out.extend(differences(old, new, f"{path}.{index}" if path else str(index)))
         return out
     return [] if before == after else [path]

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from hardener.config import MAX_LOCK_FILE_BYTES
+from hardener.files import read_regular_file
 from hardener.model import InputError
 from hardener.pinning import Resolution, reference_key
-from hardener.files import read_regular_file
 from hardener.registry.checks import is_digest
 
 MAX_CACHE_BYTES = 64 * 1024 * 1024

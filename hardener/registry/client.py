@@ -33,10 +33,10 @@ import httpcore
 import httpx
 
 from hardener.config import MAX_CA_BUNDLE_BYTES
+from hardener.files import read_regular_file
 from hardener.images import DOCKER_HUB, ImageRef
 from hardener.model import InputError
 from hardener.pinning import Resolution, reference_key
-from hardener.files import read_regular_file
 from hardener.registry.checks import is_digest
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
