@@ -348,7 +348,12 @@ class FakeGitHub:
 
     def _get_tree(self, body, query, sha):
         entries = []
-        for line in self._git("ls-tree", "-r", "-t", sha).splitlines():
+        # -z: names as git stores them (a line break or a quote in a name is not quoted, as on GitHub,
+        # which shows bytes that are not UTF-8 as U+FFFD).
+        listing = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "ls-tree", "-r", "-t", "-z", sha], capture_output=True, check=True
+        ).stdout.decode("utf-8", "replace")
+        for line in filter(None, listing.split("\0")):
             meta, path = line.split("\t", 1)
             mode, kind, object_sha = meta.split()
             entries.append({"path": path, "mode": mode, "type": kind, "sha": object_sha})

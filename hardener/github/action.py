@@ -221,15 +221,19 @@ def _main(inputs, actions, env, out) -> int:
     return 1
 
 
-def _run(inputs: Inputs, command: str):
-    from hardener.runner import run
-
+def _overrides(inputs: Inputs) -> dict:
     overrides = {"select": inputs.select, "unsafe_fixes": inputs.unsafe_fixes}
     if inputs.ignore:
         overrides["extra_ignore"] = inputs.ignore
+    return overrides
+
+
+def _run(inputs: Inputs, command: str):
+    from hardener.runner import run
+
     offline = os.environ.get("HARDENER_OFFLINE", "") not in ("", "0", "false")
     return run(
-        list(inputs.paths), command, write=False, config_path=inputs.config, overrides=overrides, offline=offline
+        list(inputs.paths), command, write=False, config_path=inputs.config, overrides=_overrides(inputs), offline=offline
     )
 
 
@@ -276,6 +280,12 @@ def _check(inputs, actions, out) -> int:
 
 
 def _changes(report) -> dict[str, tuple[str, str]]:
+    """{path: (fixed content, git mode)} for each changed file, by the path the repository names it."""
+    return {path: (content, mode) for path, (content, mode, _original) in _changed_files(report).items()}
+
+
+def _changed_files(report) -> dict[str, tuple[str, str, str]]:
+    """{path: (fixed content, git mode, original content)}; contents carry the file's byte-order mark."""
     from hardener.files import resolve_inside
 
     changes = {}
@@ -287,9 +297,108 @@ def _changes(report) -> dict[str, tuple[str, str]]:
                 continue
             path = _relative(real)
             mode = "100755" if os.access(real, os.X_OK) else "100644"
-            text = ("\ufeff" if outcome.bom else "") + outcome.fixed
-            changes[path] = (text, mode)
+            bom = "\ufeff" if outcome.bom else ""
+            changes[path] = (bom + outcome.fixed, mode, bom + outcome.original)
     return changes
+
+
+def _fix_pairs(report) -> set[tuple[str, str]]:
+    """(path, rule) for every fix made, by the path the repository names the file."""
+    from hardener.files import resolve_inside
+
+    pairs = set()
+    for outcome in report.files:
+        if outcome.changed:
+            real = resolve_inside(outcome.target.path)
+            if real is not None:
+                pairs |= {(_relative(real), applied.rule) for applied in outcome.applied}
+    return pairs
+
+
+def _on_original_lines(report):
+    """The report with remaining findings and skips on the lines of the files as checked out.
+
+    A fix run reports what is left on the fixed text's lines; the annotations and SARIF of
+    pull-request mode point into the workflow's checkout, which holds the original text.
+    """
+    from dataclasses import replace
+
+    def line(source_map, number):
+        return source_map.original_line(number) if number else number
+
+    files = []
+    for outcome in report.files:
+        source_map = outcome.source_map if outcome.changed else None
+        if source_map is None:
+            files.append(outcome)
+            continue
+        findings = [
+            replace(
+                f,
+                line=line(source_map, f.line),
+                end_line=None if f.end_line is None else max(line(source_map, f.end_line), line(source_map, f.line)),
+            )
+            for f in outcome.findings
+        ]
+        skipped = [replace(s, line=line(source_map, s.line)) for s in outcome.skipped]
+        files.append(replace(outcome, findings=findings, skipped=skipped))
+    return replace(report, files=files)
+
+
+def _verifier(inputs: Inputs):
+    """`verify(path, before, after)`: what is wrong with a merged file, or None.
+
+    `before` is the base branch's newer text, `after` the same with hardener's fixes merged in. The
+    merge only joins changes that do not touch each other, so the checks are those `hardener fix`
+    makes of its own output, applied to this pair: the real parser reads the merged file with the
+    file's own settings, every rule runs on it, and nothing changed that a fix does not own (parser
+    directives, heredocs, instructions no fix edits, Compose anchors and comments).
+    """
+    from hardener import engine, kinds
+    from hardener.config import ConfigFinder
+    from hardener.model import InputError, VerificationError
+
+    finder = ConfigFinder(Path(inputs.config) if inputs.config else None)
+
+    def verify(path: str, before: str, after: str) -> str | None:
+        config = finder.for_path(Path(path)).with_overrides(**_overrides(inputs))
+        kind = kinds.kind_for(path, config.compose_files)
+        try:
+            engine.check_text(after, path, config, kind)
+            merged = kinds.parse(kind, after, path)
+        except InputError as exc:
+            return f"it does not parse ({exc.message})"
+        try:
+            kinds.verify(kind, kinds.parse(kind, before, path), merged)
+        except InputError:
+            pass  # the base branch's own text does not parse: the merged file parses, which is better
+        except VerificationError as exc:
+            return str(exc)
+        return None
+
+    return verify
+
+
+def _checkout_commit(workspace: Path, branch: str) -> str | None:
+    """The commit the workflow checked out, when it checked out `branch` (read from .git, without git)."""
+    git = workspace / ".git"
+    try:
+        head = (git / "HEAD").read_text(encoding="ascii").strip()
+        if head != f"ref: refs/heads/{branch}":
+            return None  # a detached or merge checkout: not the base branch's tip
+        loose = git / "refs" / "heads" / branch
+        if loose.is_file():
+            sha = loose.read_text(encoding="ascii").strip()
+        else:
+            found = [
+                line.split()[0]
+                for line in (git / "packed-refs").read_text(encoding="ascii").splitlines()
+                if line.endswith(f" refs/heads/{branch}")
+            ]
+            sha = found[0] if found else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    return sha if re.fullmatch(r"[0-9a-f]{40}", sha) else None
 
 
 def _without_files(report, paths):
@@ -319,39 +428,79 @@ def _repository(inputs, env):
     return gh.get_repo(inputs.repository)
 
 
+def _compose_checked(report, inputs: Inputs) -> set[str]:
+    """The fixed compose files Docker Compose re-read (the check is on, it ran, and no note says it could not)."""
+    from hardener.config import ConfigFinder
+    from hardener.kinds import COMPOSE
+
+    finder = ConfigFinder(Path(inputs.config) if inputs.config else None)
+    checked = set()
+    for outcome in report.files:
+        if outcome.changed and outcome.target.kind == COMPOSE:
+            config = finder.for_path(Path(outcome.target.path)).with_overrides(**_overrides(inputs))
+            skipped = any(s.reason.startswith("not checked with docker compose") for s in outcome.skipped)
+            if config.compose_check and not skipped:
+                checked.add(outcome.target.path)
+    return checked
+
+
 def _pull_request(inputs, actions, env, out) -> int:
     from hardener.github.body import render_body
     from hardener.github.pr import split_committable, sync_pull_request
     from hardener.reporters.escape import visible
 
     report = _run(inputs, "fix")
-    written = _report_files(report, inputs, actions, out)
+    written = _report_files(_on_original_lines(report), inputs, actions, out)
+    files = _changed_files(report)
     changes, left_out = split_committable(_changes(report))
     for path in left_out:
         actions.notice(
             f"hardener: left {path} out of the pull request: its name is not UTF-8, which GitHub's API cannot "
             "carry; run `hardener fix` on it locally"
         )
-    # One path a line, each shown as escaped text: a line break in a name cannot add an entry.
-    actions.set_output("changed-files", "\n".join(visible(path) for path in sorted(changes)))
     repo = _repository(inputs, env)
+    base = inputs.base_branch or repo.default_branch
+    compose_checked = _compose_checked(report, inputs)
+
+    def body(held_back: dict[str, str]) -> str:
+        shown = _without_files(report, [*left_out, *held_back])
+        return render_body(shown, _relative, compose_checked=compose_checked, held_back=held_back)
+
     outcome = sync_pull_request(
         repo,
         changes,
-        body=render_body(_without_files(report, left_out), _relative),
+        body=body,
         title=inputs.pr_title,
         branch=inputs.branch,
-        base=inputs.base_branch or repo.default_branch,
+        base=base,
         labels=inputs.labels,
+        commit_message=inputs.commit_message,
+        draft=inputs.draft,
+        reviewers=inputs.reviewers,
+        assignees=inputs.assignees,
+        originals={path: files[path][2] for path in changes},
+        verify=_verifier(inputs),
+        fixes=_fix_pairs(report),
+        checkout=_checkout_commit(Path.cwd(), base),
     )
+    committed = sorted(path for path in changes if path not in outcome.held_back)
+    # One path a line, each shown as escaped text: a line break in a name cannot add an entry.
+    actions.set_output("changed-files", "\n".join(visible(path) for path in committed))
+    for path, why in sorted(outcome.held_back.items()):
+        actions.notice(f"hardener: left {path} out of this commit: {why}")
+    for note in outcome.notes:
+        actions.notice(f"hardener: {note}")
     actions.set_output("pr-number", outcome.number or "")
     actions.set_output("pr-url", outcome.url or "")
+    actions.set_output("operation", "none" if outcome.operation == "unchanged" else outcome.operation)
+    actions.set_output("head-sha", outcome.head_sha if outcome.head_sha and outcome.operation != "closed" else "")
+    pull = f"{repo.full_name}#{outcome.number}"
     messages = {
-        "created": f"opened pull request #{outcome.number}",
-        "updated": f"updated pull request #{outcome.number}",
-        "unchanged": f"pull request #{outcome.number} is up to date",
-        "closed": f"closed pull request #{outcome.number}: nothing left to fix",
-        "none": "nothing to fix",
+        "created": f"opened pull request {pull}",
+        "updated": f"updated pull request {pull}",
+        "unchanged": f"pull request {pull} is up to date",
+        "closed": f"closed pull request {pull}: nothing left to fix",
+        "none": f"left pull request {pull} as it is" if outcome.number else f"nothing to fix in {repo.full_name}",
     }
     actions.notice(f"hardener: {messages[outcome.operation]}")
     actions.summary(f"**hardener**: {messages[outcome.operation]}" + (f" ({outcome.url})" if outcome.url else ""))

@@ -15,7 +15,7 @@ from hardener.reporters.escape import md_code, md_text
 
 MARKER = "<!-- hardener:pull-request v1 -->"
 GITHUB_BODY_LIMIT = 65536
-_BUDGET = GITHUB_BODY_LIMIT - 2000  # room for the closing sections
+_BUDGET = GITHUB_BODY_LIMIT - 2000  # room for the hidden line that records the fixes (pr.fixes_marker)
 
 
 def md(text: str) -> str:
@@ -35,69 +35,97 @@ def what_to_test(rule) -> str:
     return " ".join(advice) or rule.summary + "."
 
 
-def render_body(report, root_of=lambda path: path) -> str:
+def _what_ran(report, compose_checked) -> str:
+    """The checks each fixed file went through, as one clause: only those that ran."""
+    from hardener.kinds import COMPOSE, DOCKERFILE, PYTHON
+
+    fixed = [o for o in report.files if o.changed and o.applied]
+    kinds = {o.target.kind for o in fixed}
+    checks = []
+    if DOCKERFILE in kinds:
+        checks.append("Dockerfiles with BuildKit's parser")
+    compose = [o for o in fixed if o.target.kind == COMPOSE]
+    if compose:
+        by_compose = sum(o.target.path in (compose_checked or ()) for o in compose)
+        if by_compose == len(compose):
+            checks.append("Compose files with Docker Compose")
+        elif by_compose:
+            checks.append(f"Compose files as YAML ({by_compose} of {len(compose)} also with Docker Compose)")
+        else:
+            checks.append("Compose files as YAML (Docker Compose did not check them)")
+    if PYTHON in kinds:
+        checks.append("Python modules with libcst and Python's compiler")
+    if not checks:
+        return ""
+    return f" Each fixed file was re-parsed ({'; '.join(checks)}) and checked to need no further change."
+
+
+def _listed(items: list[str], limit: int, what: str) -> list[str]:
+    """At most `limit` list items, and a line saying how many more there are."""
+    shown = items[:limit]
+    if len(items) > limit:
+        shown.append(f"- and {len(items) - limit} more {what}")
+    return shown
+
+
+def render_body(report, root_of=lambda path: path, *, compose_checked=None, held_back=None) -> str:
+    """The description. Guidance comes first in the budget: a long table is cut, never what to test.
+
+    `compose_checked` holds the paths of the fixed compose files Docker Compose re-read; `held_back`
+    the files left out of the commit ({path: why}).
+    """
     from hardener.rules import rule_by_selector
 
     applied = report.applied
     files = sorted({root_of(a.path) for a in applied})
-    lines = [
+    head = [
         MARKER,
         "## Harden container definitions",
         "",
         f"hardener fixed **{len(applied)}** weakness{'es' * (len(applied) != 1)} in **{len(files)}** "
-        f"file{'s' * (len(files) != 1)} with minimal edits: every other byte of these files is unchanged, and "
-        "each fixed file was re-parsed (BuildKit; Docker Compose) and checked to need no further change.",
+        f"file{'s' * (len(files) != 1)} with minimal edits: every other byte of these files is unchanged."
+        + _what_ran(report, compose_checked),
         "",
         "### Changes",
         "",
         "| File | Line | Rule | Tier | What changed | References |",
         "|---|---|---|---|---|---|",
     ]
-    size = sum(len(x) + 1 for x in lines)
-    shown = 0
-    for a in applied:
-        rule = rule_by_selector(a.rule)
-        refs = ", ".join(rule.references[:3]) if rule else ""
-        row = (
-            f"| {md_code(root_of(a.path), table=True)} | {a.line} | {md(a.rule)} {md(a.name)} | {a.tier.value} "
-            f"| {md(a.description)} | {_own(refs)} |"
-        )
-        if size + len(row) > _BUDGET:
-            break
-        lines.append(row)
-        size += len(row) + 1
-        shown += 1
-    if shown < len(applied):
-        lines += ["", f"_{len(applied) - shown} more changes are not listed here (GitHub's size limit); see the diff._"]
 
+    closing: list[str] = []
+    if held_back:
+        closing += ["", "### Left out of this commit", ""]
+        closing += _listed(
+            [f"- {md_code(path)}: {md(why)}" for path, why in sorted(held_back.items())], 50, "files"
+        )
     risky = [a for a in applied if a.tier is Tier.BEHAVIOUR_CHANGING]
     if risky:
-        lines += ["", "### Behaviour-changing fixes: what to test", ""]
+        closing += ["", "### Behaviour-changing fixes: what to test", ""]
         for rule_id, count in Counter(a.rule for a in risky).items():
             rule = rule_by_selector(rule_id)
             where = sorted({root_of(a.path) for a in risky if a.rule == rule_id})
-            lines.append(
+            closing.append(
                 f"- **{rule_id} {rule.name}** ({count}, in {', '.join(md_code(w) for w in where[:5])}"
                 f"{' and more' if len(where) > 5 else ''}): {_own(what_to_test(rule))}"
             )
 
     unpinned = [s for s in report.skipped if s.rule in ("HD112", "HD207")]
     if unpinned:
-        lines += ["", "### Images not pinned", ""]
-        lines += [f"- {md_code(f'{root_of(s.path)}:{s.line}')}: {md(s.reason)}" for s in unpinned[:50]]
+        closing += ["", "### Images not pinned", ""]
+        closing += _listed([f"- {md_code(f'{root_of(s.path)}:{s.line}')}: {md(s.reason)}" for s in unpinned], 50, "images")
 
     remaining = Counter((f.rule, f.name) for f in report.findings)
     if remaining:
-        lines += [
+        closing += [
             "",
             "### Left for you",
             "",
             "These need a decision hardener cannot make; they are reported, not changed:",
             "",
         ]
-        lines += [f"- {rule} {name}: {n}" for (rule, name), n in sorted(remaining.items())]
+        closing += _listed([f"- {rule} {name}: {n}" for (rule, name), n in sorted(remaining.items())], 100, "rules")
 
-    lines += [
+    closing += [
         "",
         "### Configure or suppress",
         "",
@@ -108,5 +136,23 @@ def render_body(report, root_of=lambda path: path) -> str:
         f"<sub>Made by hardener {__version__}. This branch is rewritten on each run, so edit the files on your "
         "own branch, not here.</sub>",
     ]
-    body = "\n".join(lines)
-    return body if len(body) <= GITHUB_BODY_LIMIT else body[: GITHUB_BODY_LIMIT - 40] + "\n\n_(truncated)_"
+
+    # The table gets what the guidance leaves, less room for the line that says rows were left out.
+    budget = _BUDGET - sum(len(x) + 1 for x in head + closing) - 120
+    rows = []
+    for a in applied:
+        rule = rule_by_selector(a.rule)
+        refs = ", ".join(rule.references[:3]) if rule else ""
+        row = (
+            f"| {md_code(root_of(a.path), table=True)} | {a.line} | {md(a.rule)} {md(a.name)} | {a.tier.value} "
+            f"| {md(a.description)} | {_own(refs)} |"
+        )
+        if len(row) + 1 > budget:
+            break
+        rows.append(row)
+        budget -= len(row) + 1
+    if len(rows) < len(applied):
+        left = len(applied) - len(rows)
+        rows += ["", f"_{left} more change{'s' * (left != 1)} not listed here (GitHub's size limit); see the diff._"]
+    body = "\n".join(head + rows + closing)
+    return body if len(body) <= _BUDGET else body[: _BUDGET - 40] + "\n\n_(truncated)_"
