@@ -58,6 +58,7 @@ class FakeGitHub:
         self.rate_limit_next_writes = 0  # answer this many writes with a secondary rate limit
         self.per_page_max = 2  # small pages, so pagination is exercised
         self.verified: set[str] = set()
+        self.stale_ref_reads: dict[str, list[str]] = {}  # branch: the shas its next reads answer, oldest first
         self.errors: list[str] = []  # tracebacks of the fake itself
         self._current_url = ""
         self._next = 1
@@ -283,6 +284,9 @@ class FakeGitHub:
         }
 
     def _get_ref(self, body, query, branch):
+        stale = self.stale_ref_reads.get(branch)
+        if stale:  # GitHub's refs are eventually consistent: a read can lag a push
+            return 200, self._ref_json(branch, stale.pop(0)), None
         sha = self.ref(branch)
         return (200, self._ref_json(branch, sha), None) if sha else (404, {"message": "Not Found"}, None)
 
@@ -386,6 +390,7 @@ class FakeGitHub:
             "merged": pr.get("merged", False),
             "merged_at": "2026-01-01T00:00:00Z" if pr.get("merged") else None,
             "requested_reviewers": [{"login": n} for n in pr.get("reviewers", [])],
+            "requested_teams": [{"slug": n, "name": n} for n in pr.get("team_reviewers", [])],
             "assignees": [{"login": n} for n in pr.get("assignees", [])],
         }
 
@@ -635,6 +640,7 @@ class FakeGitHub:
     def _request_reviewers(self, body, query, number):
         pr = self.pulls[int(number)]
         pr["reviewers"] = sorted(set(pr.get("reviewers", [])) | set(body.get("reviewers", [])))
+        pr["team_reviewers"] = sorted(set(pr.get("team_reviewers", [])) | set(body.get("team_reviewers", [])))
         return 201, self._pull_json(pr), None
 
     def _add_assignees(self, body, query, number):
