@@ -1,34 +1,61 @@
-"""Review suggestions on an incoming pull request: one review, ```suggestion blocks on changed lines."""
+"""Review suggestions on an incoming pull request: ```suggestion comments on the lines it changed.
+
+Each suggestion is one fix (or the few fixes that touch the same lines), made from the fix's own
+edits, and anchored on the pull request's head commit. `actions/checkout` gives the merge commit
+on pull_request events, so lines are mapped from the checkout to the head, exactly or not at all.
+Re-runs keep the conversation: a comment still suggested stays as it is, only new suggestions are
+posted, and one no longer suggested is deleted, or marked outdated when someone answered it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from hardener import linediff
-from hardener.reporters.escape import md_fence, md_text
+from hardener.model import Edit
+from hardener.reporters.escape import md_code, md_fence, md_text
+from hardener.textedit import apply_edits
 
-MARKER = "<!-- hardener:review v1"
+MARKER = "<!-- hardener:review v1"  # starts the body of each review hardener posts
+KEY_MARKER = "<!-- hardener:suggestion "  # one line in each suggestion comment: the suggestion's key
+OUTDATED_MARKER = "<!-- hardener:outdated "  # replaces KEY_MARKER once hardener no longer suggests it
+_KEY = re.compile(r"^<!-- hardener:(suggestion|outdated) ([0-9a-f]{16}(?:-\d+)?) -->$", re.M)
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+_SUGGESTION_FENCE = re.compile(r"^(`{3,})suggestion$", re.M)
 
 
 @dataclass(frozen=True)
 class Suggestion:
     path: str
-    start_line: int  # first line replaced, in the pull request's version of the file
+    start_line: int  # first line replaced, in the pull request's head version of the file
     line: int  # last line replaced
     replacement: str  # the new text for those lines (no trailing newline)
     why: str
+    replaced: str = ""  # the text of the lines replaced (no trailing newline)
+    rules: tuple[str, ...] = ()
+    key: str = ""  # stable across runs: the same suggestion on shifted lines keeps its key
+    fixes: tuple = field(default=(), compare=False, repr=False)  # the applied fixes it shows
 
     def comment(self) -> dict:
         # A fence longer than any backtick run in the replacement: no line of the file can close it early.
         fence = md_fence(self.replacement)
-        body = f"{self.why}\n\n{fence}suggestion\n{self.replacement}\n{fence}"
+        marker = f"{KEY_MARKER}{self.key} -->\n" if self.key else ""
+        body = f"{self.why}\n\n{marker}{fence}suggestion\n{self.replacement}\n{fence}"
         comment = {"path": self.path, "line": self.line, "side": "RIGHT", "body": body}
         if self.start_line != self.line:
             comment.update(start_line=self.start_line, start_side="RIGHT")
         return comment
+
+    def diff(self) -> str:
+        """The suggestion as the lines of a unified diff (for the job summary when no review can be posted)."""
+        old = self.replaced.split("\n") if self.replaced else []
+        new = self.replacement.split("\n") if self.replacement else []
+        head = f"@@ -{self.start_line},{len(old)} +{self.start_line},{len(new)} @@"
+        return "\n".join([head, *("-" + line for line in old), *("+" + line for line in new)])
 
 
 def changed_lines(patch: str | None) -> set[int]:
@@ -47,32 +74,174 @@ def changed_lines(patch: str | None) -> set[int]:
     return lines
 
 
-def suggestions_for(path: str, original: str, fixed: str, applied, allowed: set[int]) -> list[Suggestion]:
-    """Turn the difference between original and fixed into suggestions on allowed lines."""
-    before = original.splitlines()
-    after = fixed.splitlines()
-    out = []
-    for tag, i1, i2, j1, j2 in linediff.opcodes(before, after):
+def text_lines(text: str) -> list[str]:
+    """The file's lines as git and GitHub number them: split at LF only (a form feed is not a line break)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def line_map(workspace: str, head: str) -> Callable[[int], int | None]:
+    """Lines of the checked-out text -> lines of the head's text; None for a line with no exact match."""
+    if workspace == head:
+        return lambda line: line
+    mapped: dict[int, int] = {}
+    for tag, i1, i2, j1, _j2 in linediff.opcodes(text_lines(workspace), text_lines(head)):
         if tag == "equal":
+            for k in range(i2 - i1):
+                mapped[i1 + k + 1] = j1 + k + 1
+    return mapped.get
+
+
+# -- per-fix suggestions ----------------------------------------------------------------------------
+@dataclass
+class _Placed:
+    """One fix located in the original text: candidate line ranges, the first that fits is used."""
+
+    fix: object
+    candidates: list[tuple[int, int]]
+    chosen: tuple[int, int] = (0, 0)
+    edits: Sequence = field(default_factory=tuple)
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    pos = text.find("\n")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    return starts
+
+
+def _candidates(text: str, starts: list[int], edits) -> list[tuple[int, int]]:
+    """Line ranges (1-based, inclusive) of the original that hold all of a fix's edits.
+
+    A pure insertion of whole lines has no line of its own: it attaches to the line above (kept,
+    then the new lines), or failing that to the line below (the new lines, then the line kept).
+    """
+    import bisect
+
+    count = len(text_lines(text))
+
+    def line_of(offset: int) -> int:
+        return bisect.bisect_right(starts, offset)
+
+    first = last = None
+    points = []
+    for edit in edits:
+        at_line_start = edit.start == 0 or text[edit.start - 1] == "\n"
+        if edit.start == edit.end and at_line_start and edit.content.endswith("\n"):
+            points.append(line_of(edit.start))  # inserted before this line (count + 1: at the end)
             continue
-        if tag == "insert":
-            if i1 == 0:
-                continue  # nothing above to attach an insertion to
-            start = end = i1  # attach to the line above: keep it, then add the new lines
-            replacement = "\n".join([before[i1 - 1], *after[j1:j2]])
+        low, high = line_of(edit.start), line_of(max(edit.start, edit.end - 1))
+        first = low if first is None else min(first, low)
+        last = high if last is None else max(last, high)
+    if first is not None:
+        # An insertion just above or just below the changed lines is inside their text already.
+        first = min([first, *(p for p in points if p <= first)])
+        last = max([last, *(p - 1 for p in points if p - 1 >= last)])
+        return [(first, last)] if 1 <= first <= last <= count else []
+    low, high = min(points), max(points)
+    out = []
+    if low - 1 >= 1:
+        out.append((low - 1, high - 1))
+    if high <= count:
+        out.append((low, high))
+    return out
+
+
+def suggestions_for(
+    path: str,
+    original: str,
+    applied,
+    allowed: set[int],
+    to_head: Callable[[int], int | None] = lambda line: line,
+) -> tuple[list[Suggestion], list]:
+    """One suggestion per fix (fixes on the same lines combined), on lines the pull request changed.
+
+    `allowed` holds head lines; `to_head` maps lines of `original` to them. A suggestion whose lines
+    do not all map exactly, one after another, is dropped: it is never moved. Returns the suggestions
+    and the fixes that could not be shown alone: those whose edits change text another fix made (their
+    `edits` are empty) are skipped, since the original holds nothing to suggest them on.
+    """
+    starts = _line_starts(original)
+    count = len(text_lines(original))
+
+    def fits(first: int, last: int) -> bool:
+        head = [to_head(n) for n in range(first, last + 1)]
+        if any(h is None or h not in allowed for h in head):
+            return False
+        if any(b != a + 1 for a, b in pairwise(head)):
+            return False
+        # The lines just around must be neighbours in the head too, or an insertion at the edge
+        # would land next to a line the checkout does not have there.
+        above = to_head(first - 1) if first > 1 else 0
+        below = to_head(last + 1) if last < count else head[-1] + 1
+        return above == head[0] - 1 and below == head[-1] + 1
+
+    placed, unplaceable = [], []
+    for fix in applied:
+        if not fix.edits:
+            unplaceable.append(fix)
+            continue
+        candidates = _candidates(original, starts, fix.edits)
+        chosen = next((c for c in candidates if fits(*c)), None)
+        if chosen is not None:
+            placed.append(_Placed(fix, candidates, chosen, fix.edits))
+    # Fixes whose lines overlap make one suggestion: two suggestions on one line cannot both be applied.
+    placed.sort(key=lambda p: p.chosen)
+    groups: list[list[_Placed]] = []
+    for item in placed:
+        if groups and item.chosen[0] <= max(p.chosen[1] for p in groups[-1]):
+            groups[-1].append(item)
         else:
-            start, end = i1 + 1, i2
-            replacement = "\n".join(after[j1:j2])
-        if not all(n in allowed for n in range(start, end + 1)):
+            groups.append([item])
+    out = []
+    for group in groups:
+        first = group[0].chosen[0]
+        last = max(p.chosen[1] for p in group)
+        if not fits(first, last):
             continue
-        why = sorted(
-            {
-                f"**{a.rule} {a.name}** ({a.tier.value}): {md_text(a.description)}"
-                for a in applied
-                if start - 3 <= a.line <= end + 1
-            }
+        begin = starts[first - 1]
+        end = starts[last] if last < len(starts) else len(original)
+        region = original[begin:end]
+        edits = [Edit(e.start - begin, e.end - begin, e.content) for p in group for e in p.edits]
+        try:
+            new_region = apply_edits(region, edits)
+        except ValueError:
+            continue  # fixes from different rounds at one place: no order to show them in
+        old_lines, new_lines = text_lines(region), text_lines(new_region)
+        replacement = "\n".join(line.removesuffix("\r") for line in new_lines)
+        replaced = "\n".join(line.removesuffix("\r") for line in old_lines)
+        fixes = [p.fix for p in group]
+        why = "\n".join(
+            dict.fromkeys(f"**{f.rule} {f.name}** ({f.tier.value}): {md_text(f.description)}" for f in fixes)
         )
-        out.append(Suggestion(path, start, end, replacement, "\n".join(why) or "hardener suggests this change."))
+        rules = tuple(sorted({f.rule for f in fixes}))
+        out.append(
+            Suggestion(
+                path,
+                to_head(first),
+                to_head(last),
+                replacement,
+                why,
+                replaced=replaced,
+                rules=rules,
+                fixes=tuple(fixes),
+            )
+        )
+    return _with_keys(out), unplaceable
+
+
+def _with_keys(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """Each suggestion's key: from what it says and where it says it, never from its line numbers."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in suggestions:
+        text = "\0".join([s.path, ",".join(s.rules), s.replacement, s.replaced])
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        seen[key] = seen.get(key, 0) + 1
+        # The same change on two identical lines of one file: the second is told apart by its order.
+        out.append(replace(s, key=key if seen[key] == 1 else f"{key}-{seen[key]}"))
     return out
 
 
@@ -82,26 +251,164 @@ def digest(suggestions: list[Suggestion]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def post_review(repo, number: int, suggestions: list[Suggestion], summary: str) -> str:
-    """Post one review with the suggestions, replacing hardener's previous one. Returns the operation."""
+# -- posting ----------------------------------------------------------------------------------------
+def _is_bot(comment) -> bool:
+    user = comment.user
+    return bool(user and (user.login or "").endswith("[bot]"))
+
+
+def outdated_body(body: str) -> str:
+    """A comment no longer suggested, kept for its conversation: said so, its text kept, nothing to apply."""
+    body = _KEY.sub(lambda m: f"{OUTDATED_MARKER}{m.group(2)} -->", body, count=1)
+    body = _SUGGESTION_FENCE.sub(r"\1", body)  # a plain code block: GitHub offers no button to apply it
+    return (
+        "**No longer suggested**: hardener does not suggest this any more (the lines changed, or the fix "
+        "no longer applies). What it suggested:\n\n" + body
+    )
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    operation: str  # posted, updated, unchanged, none
+    posted: int = 0
+    kept: int = 0
+    deleted: int = 0
+    outdated: int = 0
+
+
+def post_review(repo, number: int, suggestions: list[Suggestion], summary: str, commit_id: str) -> ReviewOutcome:
+    """Post the suggestions not yet on the pull request in one review; tidy up those no longer made.
+
+    Only hardener's own comments are touched: top-level comments by a bot account that carry a key
+    (or sit in a review hardener posted before keys existed). Nothing new and nothing stale: no write.
+    """
     pull = repo.get_pull(number)
-    key = digest(suggestions)
-    previous = [r for r in pull.get_reviews() if (r.body or "").startswith(MARKER)]
-    if previous and f"{MARKER} {key} -->" in (previous[-1].body or ""):
-        return "unchanged"
-    if previous:
-        # Replace, never pile up: remove the old review's comments and say it was superseded.
-        old_ids = {r.id for r in previous}
-        for comment in pull.get_review_comments():
-            if comment.pull_request_review_id in old_ids:
-                comment.delete()
-        previous[-1].edit(f"{MARKER} superseded -->\nSuperseded by a newer hardener review.")
-    if not suggestions:
-        return "cleared" if previous else "none"
-    body = f"{MARKER} {key} -->\n{summary}"
-    # Without commit_id GitHub anchors the comments on the pull request's head commit.
-    pull.create_review(body=body, event="COMMENT", comments=[s.comment() for s in suggestions])
-    return "posted"
+    ours = {r.id for r in pull.get_reviews() if (r.body or "").startswith(MARKER)}
+    comments = list(pull.get_review_comments())
+    answered = {c.in_reply_to_id for c in comments if c.in_reply_to_id}
+    live: dict[str, list] = {}
+    stale = []
+    for comment in comments:
+        if comment.in_reply_to_id or not _is_bot(comment):
+            continue
+        m = _KEY.search(comment.body or "")
+        if m and m.group(1) == "outdated":
+            continue  # already marked: left as it is
+        if m:
+            live.setdefault(m.group(2), []).append(comment)
+        elif comment.pull_request_review_id in ours:
+            stale.append(comment)  # from a version of hardener without keys
+    wanted = {s.key for s in suggestions}
+    new = [s for s in suggestions if s.key not in live]
+    for key, found in live.items():
+        # A key is kept once; a copy (from two runs at once) or a key no longer suggested goes.
+        stale += found[1:] if key in wanted else found
+    if new:
+        # commit_id: the lines are the head's, so the comments are anchored on exactly that commit.
+        pull.create_review(
+            commit=repo.get_commit(commit_id),
+            body=f"{MARKER} -->\n{summary}",
+            event="COMMENT",
+            comments=[s.comment() for s in new],
+        )
+    deleted = outdated = 0
+    for comment in stale:
+        if comment.id in answered:
+            # Someone answered: the conversation stays, marked as outdated, never deleted.
+            comment.edit(outdated_body(comment.body or ""))
+            outdated += 1
+        else:
+            comment.delete()
+            deleted += 1
+    kept = len(wanted & set(live))
+    if new:
+        operation = "posted"
+    elif stale:
+        operation = "updated"
+    else:
+        operation = "unchanged" if kept else "none"
+    return ReviewOutcome(operation, len(new), kept, deleted, outdated)
+
+
+# -- reporting on the pull request's lines ----------------------------------------------------------
+def _in_scope(lines, allowed: set[int] | None, to_head) -> list[int]:
+    """Head lines of these checkout lines that are in scope (allowed None: the whole file)."""
+    out = []
+    for n in lines:
+        head = to_head(n) if n > 0 else None
+        if head is not None and (allowed is None or head in allowed):
+            out.append(head)
+    return out
+
+
+def scoped_outcome(outcome, allowed: set[int] | None, to_head, suggested=()):
+    """The file's findings and fixes on the pull request's lines, findings at head line numbers.
+
+    `allowed` None: the whole file (filter-mode `file`). Fixes shown as suggestions count as on its lines.
+    """
+    findings = []
+    for finding in outcome.findings:
+        if finding.line <= 0 and allowed is None:
+            findings.append(finding)  # about the file as a whole
+            continue
+        span = range(finding.line, max(finding.line, finding.end_line or finding.line) + 1)
+        heads = _in_scope(span, allowed, to_head)
+        if not heads:
+            continue  # on lines the pull request did not add, or the head does not have
+        start = to_head(finding.line)
+        end = to_head(finding.end_line) if finding.end_line else None
+        start = start or heads[0]
+        findings.append(replace(finding, line=start, end_line=end if end and end >= start else None))
+    shown = {id(fix) for fix in suggested}
+    applied = [a for a in outcome.applied if id(a) in shown or _in_scope([a.line], allowed, to_head)]
+    return replace(outcome, findings=findings, applied=applied)
+
+
+def suggestion_annotation(suggestion: Suggestion) -> str:
+    from hardener.reporters.github import command
+
+    rules = ", ".join(suggestion.rules)
+    return command(
+        "notice",
+        f"hardener suggests ({rules}):\n{suggestion.replacement}",
+        file=suggestion.path,
+        line=suggestion.start_line,
+        endLine=suggestion.line,
+        title=f"{rules} suggestion",
+    )
+
+
+def suggestions_summary(suggestions: list[Suggestion], unposted_reason: str) -> str:
+    """The would-be suggestions as Markdown diffs, for the job summary."""
+    lines = ["### Suggestions", "", md_text(unposted_reason), ""]
+    for s in suggestions:
+        where = f"{s.start_line}" if s.start_line == s.line else f"{s.start_line}-{s.line}"
+        diff = s.diff()
+        fence = md_fence(diff)
+        lines += [f"{md_code(s.path)} line {where}:", "", s.why, "", f"{fence}diff", diff, fence, ""]
+    return "\n".join(lines)
+
+
+# -- the mode ------------------------------------------------------------------------------------------
+def _head_text(repo, path: str, head_sha: str) -> str | None:
+    """The file's text at the head commit, read through the API (the Action's image has no git)."""
+    from github import GithubException
+
+    try:
+        content = repo.get_contents(path, ref=head_sha)
+        if isinstance(content, list):
+            return None
+        data = content.decoded_content if content.encoding == "base64" and content.content else None
+        if data is None:  # over 1 MB the contents API leaves the text out; the blob has it
+            import base64
+
+            data = base64.b64decode(repo.get_git_blob(content.sha).content)
+    except GithubException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    return data.decode("utf-8", "surrogateescape")
 
 
 def review_pull_request(inputs, actions, env, out) -> int:
@@ -124,6 +431,7 @@ def review_pull_request(inputs, actions, env, out) -> int:
         return 2
     repo = _repository(inputs, env)
     pull = repo.get_pull(number)
+    head_sha = pull.head.sha
     changed = {f.filename: changed_lines(f.patch) for f in pull.get_files()}
     from hardener.files import resolve_inside
     from hardener.kinds import kind_of_name
@@ -143,23 +451,64 @@ def review_pull_request(inputs, actions, env, out) -> int:
     if report is None:
         actions.notice("hardener: the pull request changes no Dockerfile or compose file")
         return 0
-    relevant = [o for o in report.files if _relative(o.target.path) in changed]
-    suggestions = []
-    for outcome in relevant:
-        if outcome.changed:
-            rel = _relative(outcome.target.path)
-            suggestions += suggestions_for(rel, outcome.original, outcome.fixed, outcome.applied, changed[rel])
-    written = _report_files(report, inputs, actions, out)
-    summary = f"hardener has {len(suggestions)} suggestion{'s' * (len(suggestions) != 1)} for the container files this pull request changes."
+    suggestions: list[Suggestion] = []
+    unplaceable = 0
+    scoped = []
+    for outcome in report.files:
+        rel = _relative(outcome.target.path)
+        if rel not in changed:
+            continue
+        if outcome.error is not None:
+            scoped.append(outcome)
+            continue
+        head = _head_text(repo, rel, head_sha)
+        if head is None:
+            continue  # not in the head commit (the pull request deletes it): nothing to suggest on
+        # The checkout may be the merge commit: its lines are mapped to the head's, exactly or not at all.
+        to_head = line_map(outcome.original, head)
+        allowed = changed[rel]
+        made, skipped = suggestions_for(rel, outcome.original, outcome.applied, allowed, to_head)
+        suggestions += made
+        unplaceable += sum(1 for a in skipped if _in_scope([a.line], allowed, to_head))
+        suggested = [fix for s in made for fix in s.fixes]
+        scope = allowed if inputs.filter_mode == "added" else None
+        scoped.append(scoped_outcome(outcome, scope, to_head, suggested))
+    scoped_report = replace(report, files=scoped)
+    written = _report_files(scoped_report, inputs, actions, out)
+    count = f"{len(suggestions)} suggestion{'s' * (len(suggestions) != 1)}"
+    summary = f"hardener has {count} for the container files this pull request changes."
+    if unplaceable:
+        summary += (
+            f" {unplaceable} more fix{'es' * (unplaceable != 1)} build on another fix's change and cannot be "
+            "shown alone: run `hardener fix` on the branch to see them."
+        )
+    problems = len(scoped_report.findings) + len(scoped_report.applied)
     try:
-        operation = post_review(repo, number, suggestions, summary)
+        outcome = post_review(repo, number, suggestions, summary, head_sha)
     except GithubException as exc:
         if exc.status in (403, 404):
-            # A read-only token (a pull request from a fork): annotations and the summary carry the findings.
+            # A read-only token (a pull request from a fork): the summary and annotations carry the suggestions.
             actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
-            return 0 if written else 2
+            for suggestion in suggestions:
+                out.write(suggestion_annotation(suggestion) + "\n")
+            if suggestions:
+                actions.summary(suggestions_summary(suggestions, f"Not posted as a review: {explain(exc)}."))
+            if not written:
+                return 2
+            return 1 if inputs.fail_on_findings and problems else 0
         raise
-    actions.notice(f"hardener: review {operation}")
+    messages = {
+        "posted": f"posted {outcome.posted} new suggestion{'s' * (outcome.posted != 1)}",
+        "updated": "no new suggestions",
+        "unchanged": "no new suggestions",
+        "none": "nothing to suggest",
+    }
+    detail = [
+        f"{n} {what}"
+        for n, what in ((outcome.kept, "kept"), (outcome.deleted, "removed"), (outcome.outdated, "marked outdated"))
+        if n
+    ]
+    actions.notice(f"hardener: review: {messages[outcome.operation]}" + (f" ({', '.join(detail)})" if detail else ""))
     if not written:
         return 2
-    return 1 if inputs.fail_on_findings and report.findings else 0
+    return 1 if inputs.fail_on_findings and problems else 0
