@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from hardener import linediff
 from hardener.model import Edit
-from hardener.reporters.escape import md_code, md_fence, md_text
+from hardener.reporters.escape import md_fence, md_text
 from hardener.textedit import apply_edits
 
 MARKER = "<!-- hardener:review v1"  # starts the body of each review hardener posts
 KEY_MARKER = "<!-- hardener:suggestion "  # one line in each suggestion comment: the suggestion's key
 OUTDATED_MARKER = "<!-- hardener:outdated "  # replaces KEY_MARKER once hardener no longer suggests it
-_KEY = re.compile(r"^<!-- hardener:(suggestion|outdated) ([0-9a-f]{16}(?:-\d+)?) -->$", re.M)
+_KEY = re.compile(r"^<!-- hardener:suggestion ([0-9a-f]{16}(?:-\d+)?) -->$", re.M)
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 _SUGGESTION_FENCE = re.compile(r"^(`{3,})suggestion$", re.M)
 
@@ -33,18 +33,21 @@ class Suggestion:
     path: str
     start_line: int  # first line replaced, in the pull request's head version of the file
     line: int  # last line replaced
-    replacement: str  # the new text for those lines (no trailing newline)
+    replacement: str  # the new text for those lines (no trailing newline; "" with `removes`: no lines)
     why: str
     replaced: str = ""  # the text of the lines replaced (no trailing newline)
     rules: tuple[str, ...] = ()
     key: str = ""  # stable across runs: the same suggestion on shifted lines keeps its key
     fixes: tuple = field(default=(), compare=False, repr=False)  # the applied fixes it shows
+    removes: bool = False  # the lines go, with nothing in their place (not one empty line)
 
     def comment(self) -> dict:
         # A fence longer than any backtick run in the replacement: no line of the file can close it early.
         fence = md_fence(self.replacement)
         marker = f"{KEY_MARKER}{self.key} -->\n" if self.key else ""
-        body = f"{self.why}\n\n{marker}{fence}suggestion\n{self.replacement}\n{fence}"
+        # An empty block removes the lines; a block holding one empty line leaves an empty line.
+        block = "" if self.removes else f"{self.replacement}\n"
+        body = f"{self.why}\n\n{marker}{fence}suggestion\n{block}{fence}"
         comment = {"path": self.path, "line": self.line, "side": "RIGHT", "body": body}
         if self.start_line != self.line:
             comment.update(start_line=self.start_line, start_side="RIGHT")
@@ -53,7 +56,7 @@ class Suggestion:
     def diff(self) -> str:
         """The suggestion as the lines of a unified diff (for the job summary when no review can be posted)."""
         old = self.replaced.split("\n") if self.replaced else []
-        new = self.replacement.split("\n") if self.replacement else []
+        new = [] if self.removes else self.replacement.split("\n")
         head = f"@@ -{self.start_line},{len(old)} +{self.start_line},{len(new)} @@"
         return "\n".join([head, *("-" + line for line in old), *("+" + line for line in new)])
 
@@ -93,14 +96,12 @@ def line_map(workspace: str, head: str) -> Callable[[int], int | None]:
 
 
 # -- per-fix suggestions ----------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class _Placed:
-    """One fix located in the original text: candidate line ranges, the first that fits is used."""
+    """One fix and the lines of the original its suggestion replaces (first, last; 1-based)."""
 
     fix: object
-    candidates: list[tuple[int, int]]
-    chosen: tuple[int, int] = (0, 0)
-    edits: Sequence = field(default_factory=tuple)
+    chosen: tuple[int, int]
 
 
 def _line_starts(text: str) -> list[int]:
@@ -186,7 +187,7 @@ def suggestions_for(
         candidates = _candidates(original, starts, fix.edits)
         chosen = next((c for c in candidates if fits(*c)), None)
         if chosen is not None:
-            placed.append(_Placed(fix, candidates, chosen, fix.edits))
+            placed.append(_Placed(fix, chosen))
     # Fixes whose lines overlap make one suggestion: two suggestions on one line cannot both be applied.
     placed.sort(key=lambda p: p.chosen)
     groups: list[list[_Placed]] = []
@@ -204,7 +205,7 @@ def suggestions_for(
         begin = starts[first - 1]
         end = starts[last] if last < len(starts) else len(original)
         region = original[begin:end]
-        edits = [Edit(e.start - begin, e.end - begin, e.content) for p in group for e in p.edits]
+        edits = [Edit(e.start - begin, e.end - begin, e.content) for p in group for e in p.fix.edits]
         try:
             new_region = apply_edits(region, edits)
         except ValueError:
@@ -227,6 +228,7 @@ def suggestions_for(
                 replaced=replaced,
                 rules=rules,
                 fixes=tuple(fixes),
+                removes=not new_lines,
             )
         )
     return _with_keys(out), unplaceable
@@ -237,7 +239,7 @@ def _with_keys(suggestions: list[Suggestion]) -> list[Suggestion]:
     seen: dict[str, int] = {}
     out = []
     for s in suggestions:
-        text = "\0".join([s.path, ",".join(s.rules), s.replacement, s.replaced])
+        text = "\0".join([s.path, ",".join(s.rules), "\0" if s.removes else s.replacement, s.replaced])
         key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         seen[key] = seen.get(key, 0) + 1
         # The same change on two identical lines of one file: the second is told apart by its order.
@@ -252,16 +254,13 @@ def digest(suggestions: list[Suggestion]) -> str:
 
 
 # -- posting ----------------------------------------------------------------------------------------
-def _is_bot(comment) -> bool:
-    user = comment.user
-    return bool(user and (user.login or "").endswith("[bot]"))
-
-
 def outdated_body(body: str) -> str:
     """A comment no longer suggested, kept for its conversation: said so, its text kept, nothing to apply."""
-    body = _KEY.sub(lambda m: f"{OUTDATED_MARKER}{m.group(2)} -->", body, count=1)
+    m = _KEY.search(body)
+    body = _KEY.sub("", body, count=1)
     body = _SUGGESTION_FENCE.sub(r"\1", body)  # a plain code block: GitHub offers no button to apply it
     return (
+        f"{OUTDATED_MARKER}{m.group(1) if m else 'v1'} -->\n"
         "**No longer suggested**: hardener does not suggest this any more (the lines changed, or the fix "
         "no longer applies). What it suggested:\n\n" + body
     )
@@ -279,23 +278,27 @@ class ReviewOutcome:
 def post_review(repo, number: int, suggestions: list[Suggestion], summary: str, commit_id: str) -> ReviewOutcome:
     """Post the suggestions not yet on the pull request in one review; tidy up those no longer made.
 
-    Only hardener's own comments are touched: top-level comments by a bot account that carry a key
-    (or sit in a review hardener posted before keys existed). Nothing new and nothing stale: no write.
+    Only hardener's own comments are touched: top-level comments that carry a key (or sit in a review
+    hardener posted before keys existed), by the account that posted hardener's reviews (the Actions
+    bot, an App or a person's token alike). Nothing new and nothing stale: no write.
     """
     pull = repo.get_pull(number)
-    ours = {r.id for r in pull.get_reviews() if (r.body or "").startswith(MARKER)}
+    reviews = [r for r in pull.get_reviews() if (r.body or "").startswith(MARKER)]
+    ours = {r.id for r in reviews}
+    authors = {r.user.login for r in reviews if r.user}
     comments = list(pull.get_review_comments())
     answered = {c.in_reply_to_id for c in comments if c.in_reply_to_id}
     live: dict[str, list] = {}
     stale = []
     for comment in comments:
-        if comment.in_reply_to_id or not _is_bot(comment):
+        if comment.in_reply_to_id or not comment.user or comment.user.login not in authors:
             continue
-        m = _KEY.search(comment.body or "")
-        if m and m.group(1) == "outdated":
-            continue  # already marked: left as it is
+        body = comment.body or ""
+        if body.startswith(OUTDATED_MARKER):
+            continue  # already marked outdated: left as it is
+        m = _KEY.search(body)
         if m:
-            live.setdefault(m.group(2), []).append(comment)
+            live.setdefault(m.group(1), []).append(comment)
         elif comment.pull_request_review_id in ours:
             stale.append(comment)  # from a version of hardener without keys
     wanted = {s.key for s in suggestions}
@@ -364,31 +367,6 @@ def scoped_outcome(outcome, allowed: set[int] | None, to_head, suggested=()):
     return replace(outcome, findings=findings, applied=applied)
 
 
-def suggestion_annotation(suggestion: Suggestion) -> str:
-    from hardener.reporters.github import command
-
-    rules = ", ".join(suggestion.rules)
-    return command(
-        "notice",
-        f"hardener suggests ({rules}):\n{suggestion.replacement}",
-        file=suggestion.path,
-        line=suggestion.start_line,
-        endLine=suggestion.line,
-        title=f"{rules} suggestion",
-    )
-
-
-def suggestions_summary(suggestions: list[Suggestion], unposted_reason: str) -> str:
-    """The would-be suggestions as Markdown diffs, for the job summary."""
-    lines = ["### Suggestions", "", md_text(unposted_reason), ""]
-    for s in suggestions:
-        where = f"{s.start_line}" if s.start_line == s.line else f"{s.start_line}-{s.line}"
-        diff = s.diff()
-        fence = md_fence(diff)
-        lines += [f"{md_code(s.path)} line {where}:", "", s.why, "", f"{fence}diff", diff, fence, ""]
-    return "\n".join(lines)
-
-
 # -- the mode ------------------------------------------------------------------------------------------
 def _head_text(repo, path: str, head_sha: str) -> str | None:
     """The file's text at the head commit, read through the API (the Action's image has no git)."""
@@ -411,6 +389,17 @@ def _head_text(repo, path: str, head_sha: str) -> str | None:
     return data.decode("utf-8", "surrogateescape")
 
 
+def _summary_room(env) -> int:
+    """Bytes the job summary can still take (GitHub allows 1 MiB a step)."""
+    import os
+
+    from hardener.reporters.github import SUMMARY_LIMIT
+
+    path = env.get("GITHUB_STEP_SUMMARY")
+    used = os.path.getsize(path) if path and os.path.isfile(path) else 0
+    return max(0, SUMMARY_LIMIT - used)
+
+
 def review_pull_request(inputs, actions, env, out) -> int:
     """Review mode: suggestions on the container files an incoming pull request changes."""
     import json
@@ -420,6 +409,7 @@ def review_pull_request(inputs, actions, env, out) -> int:
 
     from hardener.github.action import _relative, _report_files, _repository, _run
     from hardener.github.pr import explain
+    from hardener.reporters import github as github_reporter
 
     event = {}
     if env.get("GITHUB_EVENT_PATH"):
@@ -478,6 +468,10 @@ def review_pull_request(inputs, actions, env, out) -> int:
     count = f"{len(suggestions)} suggestion{'s' * (len(suggestions) != 1)}"
     summary = f"hardener has {count} for the container files this pull request changes."
     if unplaceable:
+        actions.notice(
+            f"hardener: {unplaceable} fix{'es' * (unplaceable != 1)} on this pull request's lines change text "
+            "another fix made, so they are not suggested on their own; `hardener fix` shows them"
+        )
         summary += (
             f" {unplaceable} more fix{'es' * (unplaceable != 1)} build on another fix's change and cannot be "
             "shown alone: run `hardener fix` on the branch to see them."
@@ -489,10 +483,10 @@ def review_pull_request(inputs, actions, env, out) -> int:
         if exc.status in (403, 404):
             # A read-only token (a pull request from a fork): the summary and annotations carry the suggestions.
             actions.notice(f"hardener: could not post a review ({explain(exc)}); see the annotations and job summary")
-            for suggestion in suggestions:
-                out.write(suggestion_annotation(suggestion) + "\n")
+            github_reporter.suggestion_annotations(suggestions, out)
             if suggestions:
-                actions.summary(suggestions_summary(suggestions, f"Not posted as a review: {explain(exc)}."))
+                note = f"Not posted as a review: {explain(exc)}."
+                actions.summary(github_reporter.suggestions_summary(suggestions, note, limit=_summary_room(env)))
             if not written:
                 return 2
             return 1 if inputs.fail_on_findings and problems else 0

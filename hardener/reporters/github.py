@@ -9,7 +9,7 @@ lines and one notice says how many were left out. `job_summary` returns the Mark
 from __future__ import annotations
 
 from hardener.model import Severity, Tier
-from hardener.reporters.escape import log_line, md_code, md_text, visible
+from hardener.reporters.escape import log_line, md_code, md_fence, md_text, visible
 from hardener.reporters.sarif import relative_path
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -200,4 +200,71 @@ def job_summary(report, *, diff: bool = False, limit: int = SUMMARY_LIMIT) -> st
             used += row_size
         out.append("")
         used += 1
+    return "\n".join(out)
+
+
+def suggestion_annotations(suggestions, out) -> None:
+    """Would-be review suggestions (a read-only token cannot post them) as notices at their lines.
+
+    Each notice's text is the suggested replacement. Past GitHub's ten notices per step the rest are
+    plain log lines, and one notice says how many.
+    """
+    lines, rest = [], []
+    for suggestion in suggestions:
+        rules = ", ".join(suggestion.rules)
+        if len(lines) < ANNOTATIONS_PER_LEVEL:
+            lines.append(
+                command(
+                    "notice",
+                    f"hardener suggests ({rules}):\n{suggestion.replacement}",
+                    file=_path(suggestion.path),
+                    line=suggestion.start_line,
+                    endLine=suggestion.line,
+                    title=f"{rules} suggestion",
+                )
+            )
+        else:
+            where = f"{_path(suggestion.path)}:{suggestion.start_line}-{suggestion.line}"
+            rest.append(_one_line(f"  suggestion {where} ({rules}): {suggestion.replacement}"))
+    if rest:
+        lines.append(command("notice", f"{len(rest)} more suggestions not shown as annotations; see the job summary"))
+        lines.extend(rest)
+    if lines:
+        out.write("\n".join(lines) + "\n")
+
+
+def suggestions_summary(suggestions, note: str, *, limit: int = SUMMARY_LIMIT) -> str:
+    """Would-be review suggestions as fenced diffs for the job summary, kept under `limit` bytes (UTF-8).
+
+    `note` says why they are not review comments. A suggestion's `why` is Markdown made safe already.
+    """
+    out = ["### Suggestions", "", md_escape(note), ""]
+    used = sum(len(line.encode()) + 1 for line in out)
+    reserve = 200  # room for a truncation note
+    for i, suggestion in enumerate(suggestions):
+        where = (
+            str(suggestion.start_line)
+            if suggestion.start_line == suggestion.line
+            else f"{suggestion.start_line}-{suggestion.line}"
+        )
+        diff = suggestion.diff()
+        # A fence longer than any backtick run in the diff: no line of the file can end the block.
+        fence = md_fence(diff)
+        block = [
+            f"{md_code(_path(suggestion.path))} line {where}:",
+            "",
+            suggestion.why,
+            "",
+            f"{fence}diff",
+            diff,
+            fence,
+            "",
+        ]
+        size = sum(len(line.encode()) + 1 for line in block)
+        if used + size + reserve > limit:
+            rest = len(suggestions) - i
+            out.append(f"_{_plural(rest, 'more suggestion')} not shown: the summary is limited to 1 MiB._")
+            break
+        out += block
+        used += size
     return "\n".join(out)
