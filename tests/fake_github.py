@@ -101,7 +101,8 @@ class FakeGitHub:
                 self._git("read-tree", base_tree, env=env)
             for entry in entries:
                 if entry.get("sha") is None and "content" not in entry:
-                    self._git("update-index", "--force-remove", entry["path"], env=env)
+                    # A null sha deletes the path (mode 0 in --index-info removes it without a work tree).
+                    self._git("update-index", "--index-info", input=f"0 {'0' * 40}\t{entry['path']}\n", env=env)
                     continue
                 sha = entry.get("sha") or self._blob(entry["content"].encode())
                 self._git("update-index", "--add", "--cacheinfo", f"{entry['mode']},{sha},{entry['path']}", env=env)
