@@ -178,6 +178,13 @@ class _Sync:
         latest = ours[0] if ours else None
 
         if foreign is not None:
+            if open_pull is None and latest is not None:
+                # The bot's last pull request is closed: nothing to update, nothing to say there.
+                self.notes.append(
+                    f"someone else pushed to the branch {self.branch} of closed pull request #{latest.number}; "
+                    "it is left alone"
+                )
+                return self.outcome("none", latest, head_ref.object.sha)
             if open_pull is None:
                 raise BotError(
                     f"the branch {self.branch!r} exists and was not made by hardener; it is left alone. "
