@@ -232,3 +232,17 @@ def test_review_digest_takes_names_that_are_not_utf8():
     again = digest([Suggestion(f"{NOT_UTF8}/Dockerfile", 2, 2, "RUN true", "why")])
     other = digest([Suggestion(os.fsdecode(b"bad\xfe") + "/Dockerfile", 2, 2, "RUN true", "why")])
     assert re.fullmatch("[0-9a-f]{16}", first) and first == again != other
+
+
+def test_a_file_left_out_of_the_commit_is_named_as_escaped_text(make_fake, tmp_path, monkeypatch):
+    fake = make_fake({f"{ESCAPES}/compose.yaml": COMPOSE, "app/Dockerfile": SPLIT_APT})
+    work = checkout(fake, tmp_path)
+    # A push after the checkout, next to the fixed lines: the file is left out and named.
+    fake.commit_files("main", {f"{ESCAPES}/compose.yaml": COMPOSE + "    ports:\n      - 8080:80\n"}, "a port")
+    code, out, outputs, _ = run_action(fake, work, tmp_path, monkeypatch)
+    assert code == 0, out
+    assert_log_safe(out)
+    assert "::notice::hardener: left esc\\x1b[2J\\x1b]0;title\\x07/compose.yaml out of this commit: " in out
+    body = fake.pulls[int(outputs["pr-number"])]["body"]
+    assert "### Left out of this commit" in body and "\x1b" not in body and "\x07" not in body
+    assert outputs["changed-files"] == "app/Dockerfile"

@@ -488,3 +488,29 @@ def test_a_long_table_is_cut_before_the_guidance(tmp_path):
     assert 0 < shown < 1200
     assert f"_{1200 - shown} more changes not listed here (GitHub's size limit); see the diff._" in body
     assert not re.search(r"_\(truncated\)_", body)
+
+
+def test_a_commit_on_the_branch_of_a_closed_pull_request_leaves_the_run_green(github, tmp_path, monkeypatch):
+    work = checkout(github, tmp_path)
+    number = int(run_action(github, work, tmp_path, monkeypatch)[2]["pr-number"])
+    github.commit_files("hardener/harden", {"notes.txt": "mine\n"}, "someone else's work")
+    github.close_pull(number)
+    before, writes = github.ref("hardener/harden"), len(github.writes)
+    code, out, outputs, _ = run_action(github, work, tmp_path, monkeypatch)
+    assert code == 0 and outputs["operation"] == "none", out
+    assert github.ref("hardener/harden") == before and len(github.writes) == writes
+
+
+# -- the line merge ------------------------------------------------------------------------------------
+def test_the_line_merge_joins_changes_apart_and_refuses_changes_that_touch():
+    from hardener.github.merge import merge_lines
+
+    original = "a\nb\nc\nd\ne\n"
+    ours = "a\nB\nc\nd\ne\n"
+    assert merge_lines(original, ours, "a\nb\nc\nd\nE\n") == "a\nB\nc\nd\nE\n"
+    assert merge_lines(original, ours, "a\nb\nC\nd\ne\n") is None, "adjacent lines touch"
+    assert merge_lines(original, ours, "a\nb2\nc\nd\ne\n") is None, "the same line"
+    assert merge_lines(original, "a\nb\nnew\nc\nd\ne\n", "a\nb\nother\nc\nd\ne\n") is None, "two insertions at one place"
+    assert merge_lines("a\r\nb\r\nc\r\nd\r\n", "A\r\nb\r\nc\r\nd\r\n", "a\r\nb\r\nc\r\nD\r\n") == "A\r\nb\r\nc\r\nD\r\n"
+    # A last line without a line break does not swallow a line added after it.
+    assert merge_lines("a\nb\nc\nd", "A\nb\nc\nd", "a\nb\nc\nd\ne\n") == "A\nb\nc\nd\ne\n"
