@@ -514,3 +514,16 @@ def test_the_line_merge_joins_changes_apart_and_refuses_changes_that_touch():
     assert merge_lines("a\r\nb\r\nc\r\nd\r\n", "A\r\nb\r\nc\r\nd\r\n", "a\r\nb\r\nc\r\nD\r\n") == "A\r\nb\r\nc\r\nD\r\n"
     # A last line without a line break does not swallow a line added after it.
     assert merge_lines("a\nb\nc\nd", "A\nb\nc\nd", "a\nb\nc\nd\ne\n") == "A\nb\nc\nd\ne\n"
+
+
+def test_a_pull_request_hardener_closed_itself_is_not_a_no(github, tmp_path, monkeypatch):
+    work = checkout(github, tmp_path)
+    number = int(run_action(github, work, tmp_path, monkeypatch)[2]["pr-number"])
+    fixed = {p: github.read("hardener/harden", p) for p in ("app/Dockerfile", "compose.yaml")}
+    github.commit_files("main", fixed, "fixed by hand")
+    assert run_action(github, checkout(github, tmp_path), tmp_path, monkeypatch)[2]["operation"] == "closed"
+    github.commit_files("main", {"app/Dockerfile": LONG_APT}, "the old file again")
+    code, out, outputs, _ = run_action(github, checkout(github, tmp_path), tmp_path, monkeypatch)
+    assert code == 0, out
+    assert outputs["operation"] == "created" and int(outputs["pr-number"]) != number
+    assert not any("will not open these fixes again" in c["body"] for c in github.comments)

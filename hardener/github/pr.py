@@ -48,6 +48,8 @@ def split_committable(changes: dict[str, tuple[str, str]]) -> tuple[dict[str, tu
 # Hidden markers: the bot's own comments, so each is posted once, and what its pull request proposed.
 DECLINED_MARKER = "<!-- hardener:declined -->"
 STOPPED_MARKER = "<!-- hardener:stopped -->"
+CLOSED_MARKER = "<!-- hardener:nothing-left -->"  # the bot closed it itself: not a maintainer's no
+CLOSED_NOTE = "hardener has nothing left to fix here, so this pull request is closed."
 FIXES_MARKER = re.compile(r"<!-- hardener:fixes v1 ((?:[0-9a-f]{8} ?)*|all=[0-9a-f]{16}) -->")
 MARKER_PAIRS_MAX = 200  # past this, one digest of all of them keeps the marker small
 
@@ -202,8 +204,6 @@ class _Sync:
         base_entries = _tree_entries(repo, base_commit.tree.sha)
         final, held_back = self.contents_on(base_entries, changes, originals, verify)
         if not final:
-            for path, why in held_back.items():
-                self.notes.append(f"left {path} out: {why}")
             return self.outcome("none", open_pull, head_ref.object.sha if head_ref else None, held_back)
 
         written = False
@@ -283,11 +283,14 @@ class _Sync:
 
     def declined(self, pull, title: str, pairs) -> bool:
         """A closed, unmerged pull request of the bot's with this title said no to these fixes."""
-        if pull.state != "closed" or pull.merged or pull.title != title:
+        if pull.state != "closed" or pull.merged_at is not None or pull.title != title:
             return False
         if not proposes_nothing_new(pull.body, pairs):
             return False
-        if not any(DECLINED_MARKER in (c.body or "") for c in pull.get_issue_comments()):
+        said = [c.body or "" for c in pull.get_issue_comments()]
+        if any(CLOSED_MARKER in text or text.startswith(CLOSED_NOTE) for text in said):
+            return False  # hardener closed it, having nothing left to fix then
+        if not any(DECLINED_MARKER in text for text in said):
             pull.create_issue_comment(
                 f"{DECLINED_MARKER}\nThis pull request was closed without merging, so hardener will not open "
                 "these fixes again. It opens a new pull request only when the fixes it would make change.\n\n"
@@ -422,18 +425,18 @@ class _Sync:
     def nothing_to_fix(self, open_pull, latest, head_ref, bot_commit) -> Outcome:
         ours = bot_commit is not None and head_ref is not None
         if open_pull is not None:
-            note = "hardener has nothing left to fix here, so this pull request is closed."
+            note = CLOSED_NOTE
             if self.left_out:
                 note += (
                     " Files whose names are not UTF-8 cannot be committed through GitHub's API: "
                     "run `hardener fix` on them locally."
                 )
-            open_pull.create_issue_comment(note)
+            open_pull.create_issue_comment(f"{note}\n\n{CLOSED_MARKER}")
             open_pull.edit(state="closed")
             if ours:
                 head_ref.delete()
             return self.outcome("closed", open_pull)
-        if ours and latest is not None and latest.merged:
+        if ours and latest is not None and latest.merged_at is not None:
             # A repository that does not delete merged branches keeps the bot's: it is no longer needed.
             head_ref.delete()
             self.notes.append(f"deleted the branch {self.branch} of merged pull request #{latest.number}")
