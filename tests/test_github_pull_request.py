@@ -107,8 +107,10 @@ def test_a_merged_file_the_fixers_own_checks_refuse_is_left_out(tmp_path, monkey
         fake.commit_files("main", {"Dockerfile": theirs}, "a heredoc")
         code, out, outputs, _ = run_action(fake, work, tmp_path, monkeypatch)
         assert code == 0, out
-        assert "left Dockerfile out of this commit: the base branch changed it since the checkout, and the " \
+        assert (
+            "left Dockerfile out of this commit: the base branch changed it since the checkout, and the "
             "merged file fails: a heredoc body changed" in out
+        )
         assert fake.ref("hardener/harden") is None and outputs["operation"] == "none"
     finally:
         fake.stop()
@@ -327,7 +329,7 @@ def test_the_example_workflows_run_one_job_per_branch_at_a_time():
 
 
 # -- 6. annotations on the checked-out lines ----------------------------------------------------
-TWO_STAGES = "FROM debian:12 AS build\nRUN apt-get update\nRUN apt-get install -y curl\nFROM alpine:3.20\nCMD [\"sh\"]\n"
+TWO_STAGES = 'FROM debian:12 AS build\nRUN apt-get update\nRUN apt-get install -y curl\nFROM alpine:3.20\nCMD ["sh"]\n'
 
 
 def test_annotations_and_sarif_point_at_the_lines_the_workflow_checked_out(tmp_path, monkeypatch):
@@ -510,7 +512,9 @@ def test_the_line_merge_joins_changes_apart_and_refuses_changes_that_touch():
     assert merge_lines(original, ours, "a\nb\nc\nd\nE\n") == "a\nB\nc\nd\nE\n"
     assert merge_lines(original, ours, "a\nb\nC\nd\ne\n") is None, "adjacent lines touch"
     assert merge_lines(original, ours, "a\nb2\nc\nd\ne\n") is None, "the same line"
-    assert merge_lines(original, "a\nb\nnew\nc\nd\ne\n", "a\nb\nother\nc\nd\ne\n") is None, "two insertions at one place"
+    assert merge_lines(original, "a\nb\nnew\nc\nd\ne\n", "a\nb\nother\nc\nd\ne\n") is None, (
+        "two insertions at one place"
+    )
     assert merge_lines("a\r\nb\r\nc\r\nd\r\n", "A\r\nb\r\nc\r\nd\r\n", "a\r\nb\r\nc\r\nD\r\n") == "A\r\nb\r\nc\r\nD\r\n"
     # A last line without a line break does not swallow a line added after it.
     assert merge_lines("a\nb\nc\nd", "A\nb\nc\nd", "a\nb\nc\nd\ne\n") == "A\nb\nc\nd\ne\n"

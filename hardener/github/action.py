@@ -233,7 +233,12 @@ def _run(inputs: Inputs, command: str):
 
     offline = os.environ.get("HARDENER_OFFLINE", "") not in ("", "0", "false")
     return run(
-        list(inputs.paths), command, write=False, config_path=inputs.config, overrides=_overrides(inputs), offline=offline
+        list(inputs.paths),
+        command,
+        write=False,
+        config_path=inputs.config,
+        overrides=_overrides(inputs),
+        offline=offline,
     )
 
 

@@ -95,9 +95,7 @@ def render_body(report, root_of=lambda path: path, *, compose_checked=None, held
     closing: list[str] = []
     if held_back:
         closing += ["", "### Left out of this commit", ""]
-        closing += _listed(
-            [f"- {md_code(path)}: {md(why)}" for path, why in sorted(held_back.items())], 50, "files"
-        )
+        closing += _listed([f"- {md_code(path)}: {md(why)}" for path, why in sorted(held_back.items())], 50, "files")
     risky = [a for a in applied if a.tier is Tier.BEHAVIOUR_CHANGING]
     if risky:
         closing += ["", "### Behaviour-changing fixes: what to test", ""]
@@ -112,7 +110,9 @@ def render_body(report, root_of=lambda path: path, *, compose_checked=None, held
     unpinned = [s for s in report.skipped if s.rule in ("HD112", "HD207")]
     if unpinned:
         closing += ["", "### Images not pinned", ""]
-        closing += _listed([f"- {md_code(f'{root_of(s.path)}:{s.line}')}: {md(s.reason)}" for s in unpinned], 50, "images")
+        closing += _listed(
+            [f"- {md_code(f'{root_of(s.path)}:{s.line}')}: {md(s.reason)}" for s in unpinned], 50, "images"
+        )
 
     remaining = Counter((f.rule, f.name) for f in report.findings)
     if remaining:

@@ -162,8 +162,22 @@ class _Sync:
             self.notes,
         )
 
-    def run(self, changes, *, body, title, labels, commit_message, draft, reviewers, assignees, originals, verify,
-            fixes, checkout) -> Outcome:
+    def run(
+        self,
+        changes,
+        *,
+        body,
+        title,
+        labels,
+        commit_message,
+        draft,
+        reviewers,
+        assignees,
+        originals,
+        verify,
+        fixes,
+        checkout,
+    ) -> Outcome:
         from github import UnknownObjectException
 
         repo = self.repo
@@ -207,8 +221,10 @@ class _Sync:
             return self.outcome("none", open_pull, head_ref.object.sha if head_ref else None, held_back)
 
         written = False
-        if bot_commit is not None and bot_commit.sha == head_ref.object.sha and self.holds(
-            bot_commit, base_sha, base_entries, final
+        if (
+            bot_commit is not None
+            and bot_commit.sha == head_ref.object.sha
+            and self.holds(bot_commit, base_sha, base_entries, final)
         ):
             head_sha = bot_commit.sha  # the branch already shows exactly these fixes: write nothing
         else:
@@ -325,11 +341,14 @@ class _Sync:
                 held_back[path] = "the base branch changed it since the checkout, and it is no longer UTF-8 text"
                 continue
             bom = theirs.startswith("\ufeff")
-            merged = merge_lines(original.removeprefix("\ufeff"), content.removeprefix("\ufeff"),
-                                 theirs.removeprefix("\ufeff"))
+            merged = merge_lines(
+                original.removeprefix("\ufeff"), content.removeprefix("\ufeff"), theirs.removeprefix("\ufeff")
+            )
             if merged is None:
-                held_back[path] = ("the base branch changed it since the checkout, next to lines the fixes change; "
-                                   "the next run fixes it afresh")
+                held_back[path] = (
+                    "the base branch changed it since the checkout, next to lines the fixes change; "
+                    "the next run fixes it afresh"
+                )
                 continue
             problem = verify(path, theirs.removeprefix("\ufeff"), merged) if verify else None
             if problem:
@@ -475,7 +494,6 @@ class _Sync:
             # The pull request stands; a login GitHub refuses (not a collaborator) is said, not fatal.
             self.notes.append(f"could not request reviewers or assignees: {explain(exc)}")
         return self.outcome("created", pull, head_sha, held_back)
-
 
 
 def _with_marker(body: str, marker: str) -> str:
