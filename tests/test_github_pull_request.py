@@ -167,6 +167,7 @@ def test_a_pull_request_closed_unmerged_is_not_opened_again(github, tmp_path, mo
     code, out, outputs, _ = run_action(github, work, tmp_path, monkeypatch)
     assert code == 0, out
     assert outputs["operation"] == "none" and outputs["pr-number"] == str(number)
+    assert outputs["head-sha"] == github.ref("hardener/harden"), "the branch stays, so the pull request can reopen"
     [comment] = github.comments
     assert comment["issue"] == number and "will not open these fixes again" in comment["body"]
     assert "reopen this pull request" in comment["body"] and "rename this pull request's title" in comment["body"]

@@ -212,7 +212,7 @@ class _Sync:
         if not changes:
             return self.nothing_to_fix(open_pull, latest, head_ref, bot_commit)
         if open_pull is None and latest is not None and self.declined(latest, title, pairs):
-            return self.outcome("none", latest)
+            return self.outcome("none", latest, head_ref.object.sha if head_ref else None)
 
         base_commit = repo.get_git_commit(base_sha)
         base_entries = _tree_entries(repo, base_commit.tree.sha)
@@ -455,11 +455,12 @@ class _Sync:
             if ours:
                 head_ref.delete()
             return self.outcome("closed", open_pull)
-        if ours and latest is not None and latest.merged_at is not None:
+        if ours and bot_commit.sha == head_ref.object.sha and latest is not None and latest.merged_at is not None:
             # A repository that does not delete merged branches keeps the bot's: it is no longer needed.
             head_ref.delete()
             self.notes.append(f"deleted the branch {self.branch} of merged pull request #{latest.number}")
-        return self.outcome("none")
+            return self.outcome("none")
+        return self.outcome("none", head_sha=head_ref.object.sha if head_ref else None)
 
     def publish(self, open_pull, body, title, labels, draft, reviewers, assignees, head_sha, written, held_back):
         from github import GithubException
