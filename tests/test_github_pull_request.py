@@ -147,7 +147,7 @@ def test_the_organisation_example_opens_each_pull_request_in_its_target_reposito
                 if "steps.app-token" not in str(value)
             }
             work = checkout(target, tmp_path / name.replace("/", "-"))
-            monkeypatch.setenv("GITHUB_REPOSITORY", "acme/.github")
+            # The workflow runs in acme/.github (GITHUB_REPOSITORY), over a checkout of the target.
             code, out, outputs, _ = run_action(central, work, tmp_path, monkeypatch, **inputs)
             assert code == 0, out
             assert outputs["pr-url"] == f"https://github.test/{name}/pull/{outputs['pr-number']}"
