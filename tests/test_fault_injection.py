@@ -245,7 +245,6 @@ def quiet_thread_errors(monkeypatch):
 BRANCH = "hardener/harden"
 STEPS = {
     # where the write fails: (method, path pattern)
-    "blob": ("POST", r".*/git/blobs"),
     "tree": ("POST", r".*/git/trees"),
     "commit": ("POST", r".*/git/commits"),
     "create ref": ("POST", r".*/git/refs"),
@@ -315,7 +314,7 @@ RATE = "secondary rate limit that never clears"
 @pytest.mark.parametrize(
     "step,fault",
     [
-        ("blob", "5xx storm"),
+        ("tree", "5xx storm"),
         ("tree", "connection reset"),
         ("commit", RATE),
         ("create ref", "5xx storm"),
@@ -361,7 +360,7 @@ def test_a_failed_update_keeps_the_old_branch(github, tmp_path, monkeypatch, ste
     code, out, _, _ = run_guarded(github, checkout(github, tmp_path), tmp_path, monkeypatch)
     assert code != 0, out
     head = github.ref(BRANCH)
-    if step in ("blob", "commit", "move ref"):
+    if step in ("tree", "commit", "move ref"):
         assert head == old_head, "the branch still points to its old commit"
         assert github.pulls[number]["body"] == old_body
     else:
@@ -385,9 +384,9 @@ def escapes(step, fault):
         pytest.param("move ref", "5xx storm", id="move ref-5xx storm"),
         pytest.param("move ref", "secondary rate limit that never clears", id="move ref-rate limit"),
         # Retried until PyGithub gives up, or not an HTTP answer at all: the exception escapes.
-        escapes("blob", "5xx storm"),
-        escapes("blob", "secondary rate limit that never clears"),
-        escapes("blob", "connection reset"),
+        escapes("tree", "5xx storm"),
+        escapes("tree", "secondary rate limit that never clears"),
+        escapes("tree", "connection reset"),
     ],
 )
 def test_a_failed_run_ends_with_one_clear_error_line(github, tmp_path, monkeypatch, step, fault):

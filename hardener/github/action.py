@@ -79,7 +79,7 @@ class Inputs:
         repository = get("repository") or env.get("GITHUB_REPOSITORY", "")
         if repository and not re.fullmatch(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}", repository):
             raise ValueError(f"repository must be owner/name, not {repository!r}")
-        people = {name: words(get(name)) for name in ("reviewers", "assignees")}
+        people = {"reviewers": words(get("reviewers")), "assignees": words(get("assignees"))}
         for name, logins in people.items():
             bad = [login for login in logins if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-/]{0,99})", login)]
             if bad:
