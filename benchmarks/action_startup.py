@@ -1,6 +1,6 @@
 """Benchmark how the GitHub Action starts: the time from "job step begins" to "hardener runs".
 
-    python benchmarks/action_startup.py [--repeat 3] [--python python3.12]
+    python benchmarks/action_startup.py [--repeat 3] [--python python3.12] [--docker-base IMAGE]
 
 Replays, on this machine and in a temporary folder (nothing is written in the repository), the
 install steps each way of starting the Action performs on a runner, each `--repeat` times, and
@@ -15,6 +15,10 @@ prints a Markdown table of medians:
 - Composite action, warm: the same with a warm pip cache (setup-python's `cache: pip`), from a
   restored wheelhouse (`--no-index --find-links`), and a whole restored venv (`actions/cache` of the
   venv, restored as a zstd tar extract, as the cache action does).
+- With `--docker-base IMAGE` (a local stand-in for python:3.12-slim, which is on Docker Hub) and a Docker
+  daemon: a real `docker build --no-cache` of the Dockerfile, a `docker run` of the Action, and a
+  `docker pull` of the built image's own layers from Debian's docker-registry on loopback (a prebuilt
+  image, at loopback speed).
 - What the first command costs after the install: `python -m hardener --version`, and the Action's
   own start-up (`import hardener.github.action`, and a check-mode run on one small Dockerfile).
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -138,6 +143,58 @@ class Bench:
             "layer export and container start not included)",
             one_run,
         )
+
+    def docker_build_and_pull(self, base: str, docker: str) -> None:
+        """The real thing, on a stand-in base image: Docker Hub (python:3.12-slim) is out of reach here."""
+        context = copy_project(self.work / "docker-context")
+        dockerfile = (ROOT / "Dockerfile").read_text()
+        # The `# syntax=` line would fetch BuildKit's frontend image from Docker Hub; the builtin one reads this file.
+        dockerfile = re.sub(r"^# syntax=.*\n", "", dockerfile)
+        (context / "Dockerfile").write_text(re.sub(r"^FROM \S+", f"FROM {base}", dockerfile, flags=re.M))
+        image = "hardener-action-startup:bench"
+        env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+        self.measure(
+            "Docker action built per job: `docker build` (stand-in base image already present)",
+            f"the Dockerfile's two stages from scratch with `--no-cache` on `{base}` (base image pull not included)",
+            lambda: timed(lambda: run([docker, "build", "--no-cache", "-q", "-t", image, context], env)),
+        )
+        workspace = self.fresh("docker-workspace")
+        workspace.mkdir()
+        (workspace / "Dockerfile").write_text('FROM python:3.12-slim\nCMD ["python"]\n')
+        start = [docker, "run", "--rm", "-v", f"{workspace}:/github/workspace", "-w", "/github/workspace"]
+        start += ["-e", "GITHUB_WORKSPACE=/github/workspace", "-e", "INPUT_MODE=check", "-e", "HARDENER_OFFLINE=1"]
+        self.measure(
+            "Docker action: `docker run` of the Action (check mode, one small Dockerfile)",
+            "container start + the same run as the composite action's first command",
+            lambda: timed(lambda: run([*start, image], env)),
+        )
+        sys.path.insert(0, str(ROOT))
+        from tests.registry_server import start_registry
+
+        registry = start_registry(self.work / "registry")
+        try:
+            pushed = f"{registry.host}/hardener:bench"
+            run([docker, "tag", image, pushed])
+            run([docker, "push", pushed])
+            run([docker, "rmi", pushed])
+
+            def pull() -> float:
+                run([docker, "rmi", image])  # the base stays: its layers are not pulled again
+                run([docker, "builder", "prune", "--all", "--force"])  # BuildKit's cache still holds the layers
+                seconds = timed(lambda: run([docker, "pull", pushed]))
+                run([docker, "tag", pushed, image])
+                run([docker, "rmi", pushed])
+                return seconds
+
+            self.measure(
+                "Prebuilt image: `docker pull` of hardener's layers from a loopback registry",
+                "transfer at loopback speed, unpack and extract of the layers on top of the base (base pull not included)",
+                pull,
+            )
+        finally:
+            registry.stop()
+        self.image_size = int(run([docker, "image", "inspect", "-f", "{{.Size}}", image]).strip())
+        self.base_size = int(run([docker, "image", "inspect", "-f", "{{.Size}}", base]).strip())
 
     # Composite actions.
     def composite_cold_unlocked(self) -> None:
@@ -294,6 +351,11 @@ class Bench:
             f"| installed dependencies, a prebuilt image's layer on top of the base (on disk) | {self.image_layer / mib:.1f} |",
             f"| the same layer as a gzip tar, as a registry serves it | {self.image_layer_gzip / mib:.1f} |",
         ]
+        if hasattr(self, "image_size"):
+            lines += [
+                f"| stand-in base image (on disk) | {self.base_size / mib:.1f} |",
+                f"| the Action's image built on it (on disk, base included) | {self.image_size / mib:.1f} |",
+            ]
         return "\n".join(lines)
 
 
@@ -301,6 +363,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs of each way; the table shows the median")
     parser.add_argument("--python", default=sys.executable, help="the interpreter the Action runs on (3.12 there)")
+    parser.add_argument(
+        "--docker-base",
+        metavar="IMAGE",
+        help="also build the Dockerfile with docker on this local stand-in for its base image, run it, and pull it "
+        "from a loopback registry (needs a Docker daemon and Debian's docker-registry; runs with the project's venv)",
+    )
+    parser.add_argument("--docker", default="docker", help="the docker command (BuildKit support needed)")
     args = parser.parse_args()
     version = run(
         [
@@ -313,6 +382,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="action-startup-") as tmp:
         bench = Bench(args.python, Path(tmp), args.repeat)
         bench.docker_pip_stages()
+        if args.docker_base:
+            bench.docker_build_and_pull(args.docker_base, args.docker)
         bench.composite_cold_unlocked()
         bench.composite_cold_locked()
         bench.composite_warm_pip_cache()
