@@ -42,3 +42,22 @@ def test_documented_settings_example_loads():
     block = README.split("```toml\n", 1)[1].split("```", 1)[0]
     config = config_from_mapping(tomllib.loads(block)["tool"]["hardener"], "README.md")
     assert config.image_capabilities == (("ghcr.io/acme/api", ("NET_BIND_SERVICE",)),)
+
+
+def test_action_inputs_and_outputs_are_documented():
+    from ruamel.yaml import YAML
+
+    spec = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    section = README.split("## GitHub Action", 1)[1].split("\n## ", 1)[0]
+    inputs = table_names(section.split("**Inputs**", 1)[1].split("**Outputs**", 1)[0])
+    outputs = table_names(section.split("**Outputs**", 1)[1])
+    assert inputs == set(spec["inputs"])
+    assert outputs == set(spec["outputs"])
+
+
+def table_names(block: str) -> set[str]:
+    """Names in the first column of a Markdown table (a cell may name several: `a`, `b`)."""
+    names = set()
+    for row in re.findall(r"^\| (`[^|]+`) \|", block, re.M):
+        names |= set(re.findall(r"`([a-z-]+)`", row))
+    return names
