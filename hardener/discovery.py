@@ -69,8 +69,8 @@ def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[Inpu
         if os.path.isfile(real):
             if real not in seen:
                 seen.add(real)
-                extra = config_for(os.path.dirname(shown) or ".").compose_files if config_for else ()
-                targets.append(Target(shown, kind_for(shown, extra), explicit=True))
+                config = config_for(os.path.dirname(shown) or ".") if config_for else None
+                targets.append(Target(shown, kind_for(shown, config), explicit=True))
         elif os.path.isdir(real):
             walked, problems = _walk(shown, real, config_for(shown) if config_for else None)
             errors.extend(problems)
@@ -99,11 +99,9 @@ def _walk(top: str, real_top: str, config) -> tuple[list[tuple[str, str, str]], 
     regular files (FIFOs, devices) are errors: reading a FIFO would block forever.
     """
     rules = [(top, IgnoreRules(_gitignore_lines(top)))]
-    extra_compose: tuple[str, ...] = ()
     if config is not None:
         base = os.path.dirname(config.source) if config.source else top
         rules.append((base, IgnoreRules(list(config.exclude))))
-        extra_compose = config.compose_files
     rules = [(base, r) for base, r in rules if r]
     found, problems = [], []
     stack = [(top, 0)]
@@ -121,7 +119,7 @@ def _walk(top: str, real_top: str, config) -> tuple[list[tuple[str, str, str]], 
                 if entry.name not in SKIPPED_FOLDERS and not _ignored(rules, path, True):
                     subfolders.append(path)
                 continue
-            kind = kind_of_name(entry.name, extra_compose)
+            kind = kind_of_name(entry.name, config)
             if kind is None or _ignored(rules, path, False):
                 continue
             if entry.is_symlink():
@@ -129,7 +127,7 @@ def _walk(top: str, real_top: str, config) -> tuple[list[tuple[str, str, str]], 
                 real = os.path.realpath(path)
                 if is_inside(real, real_top) and os.path.isfile(real):
                     shown = os.path.normpath(os.path.join(top, os.path.relpath(real, real_top)))
-                    found.append((shown, kind_of_name(os.path.basename(real), extra_compose) or kind, real))
+                    found.append((shown, kind_of_name(os.path.basename(real), config) or kind, real))
             elif _is_file(entry):
                 found.append((path, kind, os.path.join(real_top, os.path.relpath(path, top))))
             else:

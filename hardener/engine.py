@@ -5,6 +5,10 @@ re-parse, re-check, and repeat until nothing is left to fix. The result is
 then verified: it re-parses with the real parser, a further run would change
 nothing, and no line outside the fixes changed. A failed check returns the
 original text with the reason.
+
+The one step that leaves the process is a kind's own check of the result
+(Docker Compose for compose files), when the settings turn it on: it runs in a
+sandbox that reads nothing but the files the compose file names.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from __future__ import annotations
 import functools
 import gc
 
-from hardener import kinds
 from hardener.config import Config
+from hardener.kinds import FileKind, kind_for, kind_named
 from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Skip, Tier, VerificationError
 from hardener.rules import selected_rules
 from hardener.rules.base import Context
@@ -47,8 +51,8 @@ def _without_cycle_collection(function):
 
 def analyse(text: str, path: str, config: Config, kind: str | None = None, digests=None):
     """Parse and run every selected rule; returns (document, findings)."""
-    kind = kind or kinds.kind_for(path, config.compose_files)
-    document = kinds.parse(kind, text, path)
+    kind = kind or kind_for(path, config)
+    document = kind_named(kind).parse(text, path)
     context = Context(config, digests or {})
     findings: list[Finding] = []
     for rule in selected_rules(config, kind):
@@ -76,7 +80,8 @@ def fix_text(
 ) -> FixResult:
     """Fix one file's text. `digests` maps image references to registry answers (see pinning)."""
     config = config or Config()
-    kind = kind or kinds.kind_for(path, config.compose_files)
+    kind = kind or kind_for(path, config)
+    file_kind = kind_named(kind)
     tiers = allowed_tiers(config)
     original_document, findings = analyse(text, path, config, kind, digests)
     original_findings = findings
@@ -122,8 +127,11 @@ def fix_text(
                 raise VerificationError(f"the fixed file does not parse ({exc.message})") from None
         else:
             raise VerificationError(f"fixes did not settle after {MAX_ROUNDS} rounds")
+        checks: tuple[str, ...] = ()
+        note = None
         if history:
-            kinds.verify(kind, original_document, document)
+            file_kind.verify(original_document, document)
+            checks, note = _external_check(file_kind, text, current, path, applied, config)
     except VerificationError as exc:
         return FixResult(
             original=text,
@@ -137,9 +145,23 @@ def fix_text(
         fixed=current,
         findings=findings,
         applied=sorted(applied, key=lambda a: (a.line, a.rule)),
-        skipped=_skips(findings, tiers),
+        skipped=_skips(findings, tiers) + ([Skip(note, 0, "", path)] if note else []),
         source_map=SourceMap(text, current, history) if history else None,
+        checks=(file_kind.parsed_with, *checks) if history else (),
     )
+
+
+def _external_check(file_kind: FileKind, original: str, fixed: str, path: str, applied, config: Config):
+    """Run the kind's own program on the result (Docker Compose for compose files), if it has one.
+
+    Returns (what checked it, a note saying why no check ran); raises VerificationError if it rejects the fixes.
+    """
+    if not file_kind.has_external_check(config):
+        return (), None
+    error, note = file_kind.external_check(original, fixed, path, applied)
+    if error:
+        raise VerificationError(error)
+    return ((file_kind.external_check_name,) if note is None else ()), note
 
 
 def skips_for(findings: list[Finding], config: Config) -> list[Skip]:
@@ -182,8 +204,9 @@ def image_references(text: str, path: str, config: Config, kind: str | None = No
     """Keys of the image references a run would pin (for the registry pre-pass at the edge)."""
     from hardener import pinning
 
-    kind = kind or kinds.kind_for(path, config.compose_files)
-    if not any(getattr(rule, "pins_images", False) for rule in selected_rules(config, kind)):
+    kind = kind or kind_for(path, config)
+    if not any(rule.pins_images for rule in selected_rules(config, kind)):
         return set()
-    document = kinds.parse(kind, text, path)
-    return {t.key for t in pinning.targets_for(kind, document) if pinning.needs_resolution(t)}
+    file_kind = kind_named(kind)
+    document = file_kind.parse(text, path)
+    return {t.key for t in file_kind.pin_targets(document) if pinning.needs_resolution(t)}

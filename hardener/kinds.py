@@ -1,35 +1,29 @@
-"""File kinds: which files hardener reads, and how each kind is parsed and verified."""
+"""File kinds: which files hardener reads, and what it knows about each.
+
+Each kind is one package, `hardener/<kind>/`, whose `kind` module defines a `FileKind`: the name
+patterns that discovery matches, parse, verify, pin targets, the optional external check, and the
+package of its rules (`hardener/<kind>/rules/`). A kind is registered in `KIND_MODULES` below and
+nowhere else. Kind modules are light: a kind's parser and rules load when a file of that kind is read.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-import re
-from collections import Counter
+import importlib
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from hardener.model import VerificationError
+if TYPE_CHECKING:
+    from hardener.config import Config
+    from hardener.model import AppliedFix
+    from hardener.pinning import PinTarget
 
-DOCKERFILE = "dockerfile"
-COMPOSE = "compose"
-PYTHON = "python"  # modules that start containers with the docker SDK
-# Dockerfile instructions fixes may change, add or remove.
-_EDITED_INSTRUCTIONS = frozenset({"RUN", "ADD", "COPY", "USER"})
-
-# Names matched case-insensitively against a file's base name.
-_PATTERNS = {
-    COMPOSE: (
-        "compose.yaml",
-        "compose.yml",
-        "docker-compose.yaml",
-        "docker-compose.yml",
-        "compose.*.yaml",
-        "compose.*.yml",
-        "docker-compose.*.yaml",
-        "docker-compose.*.yml",
-    ),
-    DOCKERFILE: ("dockerfile", "dockerfile.*", "*.dockerfile", "containerfile", "containerfile.*", "*.containerfile"),
-    PYTHON: ("*.py",),
+# The one place a kind is registered: its name and the module that defines it.
+KIND_MODULES = {
+    "dockerfile": "hardener.dockerfile.kind",
+    "compose": "hardener.compose.kind",
+    "python": "hardener.python.kind",
 }
-# Templates and notes that share a Dockerfile's name but are not Dockerfiles.
+# Templates and notes that share a source file's name but are not sources.
 _NOT_SOURCES = (
     ".j2",
     ".jinja",
@@ -52,101 +46,112 @@ _NOT_SOURCES = (
 )
 
 
-def kind_of_name(name: str, extra_compose: tuple[str, ...] = ()) -> str | None:
+class Document(Protocol):
+    """What the engine and suppressions need of a parsed file; rules use the kind's own model beyond it."""
+
+    text: str
+    path: str
+    comment_lines: list[str]  # every whole-line comment, for `global ignore=` pragmas
+
+    def comments_for(self, line: int) -> tuple[str, ...]:
+        """The comments that may suppress a finding on this line (above it, or at its end)."""
+        ...
+
+
+class FileKind:
+    """What hardener knows about one kind of file. Subclasses live in `hardener/<kind>/kind.py`."""
+
+    name: ClassVar[str]
+    # Base names matched case-insensitively, as fnmatch patterns.
+    patterns: ClassVar[tuple[str, ...]]
+    # Suffixes that make a file named on the command line this kind when no pattern matched it.
+    named_suffixes: ClassVar[tuple[str, ...]] = ()
+    # How the pull request's description names these files and what re-reads them after a fix:
+    # "{plural} {parsed_with}", e.g. "Dockerfiles with BuildKit's parser".
+    plural: ClassVar[str]
+    parsed_with: ClassVar[str]
+    # The kind's own program that checks a fixed file too, if it has one ("Docker Compose").
+    external_check_name: ClassVar[str | None] = None
+    # Files of this kind are about containers only when their content says so (`is_relevant`): one found by
+    # walking a folder that cannot be read is skipped rather than reported.
+    found_by_content: ClassVar[bool] = False
+
+    @property
+    def rules_package(self) -> str:
+        """The `rules` package beside the module that defines the kind."""
+        return type(self).__module__.rpartition(".")[0] + ".rules"
+
+    def extra_patterns(self, config: Config | None) -> tuple[str, ...]:
+        """More name patterns from the settings (none unless the kind has a setting for them)."""
+        return ()
+
+    def is_relevant(self, text: str) -> bool:
+        """Whether a file of this kind, found by walking a folder, is about containers at all."""
+        return True
+
+    def parse(self, text: str, path: str) -> Document:
+        """The located model of the file; raises InputError naming the line for bad input."""
+        raise NotImplementedError
+
+    def verify(self, before, after) -> None:
+        """Kind-specific checks of a fixed document against the original; raise VerificationError."""
+
+    def pin_targets(self, document) -> list[PinTarget]:
+        """The image references in the document that a digest would pin."""
+        return []
+
+    def has_external_check(self, config: Config) -> bool:
+        """Whether fixing runs the kind's own program on the result (worth running files in threads)."""
+        return False
+
+    def external_check(
+        self, original: str, fixed: str, path: str, applied: list[AppliedFix]
+    ) -> tuple[str | None, str | None]:
+        """(error, note): an error rejects the fixes; a note says why the check could not run."""
+        return None, None
+
+
+_loaded: dict[str, FileKind] = {}
+
+
+def kind_named(name: str) -> FileKind:
+    kind = _loaded.get(name)
+    if kind is None:
+        if name not in KIND_MODULES:
+            raise ValueError(f"unknown kind {name}")
+        kind = _loaded[name] = importlib.import_module(KIND_MODULES[name]).KIND
+    return kind
+
+
+def all_kinds() -> list[FileKind]:
+    return [kind_named(name) for name in KIND_MODULES]
+
+
+def kind_of_name(name: str, config: Config | None = None) -> str | None:
     """The kind a file name announces, or None (used when walking folders)."""
     lower = name.lower()
-    if any(fnmatch.fnmatchcase(lower, p.lower()) for p in extra_compose):
-        return COMPOSE
+    kinds = all_kinds()
+    for kind in kinds:  # patterns from the settings come first, and win over templates' suffixes
+        if any(fnmatch.fnmatchcase(lower, p.lower()) for p in kind.extra_patterns(config)):
+            return kind.name
     if lower.endswith(_NOT_SOURCES):
         return None
-    for kind, patterns in _PATTERNS.items():
-        if any(fnmatch.fnmatchcase(lower, p) for p in patterns):
-            return kind
+    for kind in kinds:
+        if any(fnmatch.fnmatchcase(lower, p) for p in kind.patterns):
+            return kind.name
     return None
 
 
-def kind_for(path: str, extra_compose: tuple[str, ...] = ()) -> str:
+def kind_for(path: str, config: Config | None = None) -> str:
     """The kind of a file named on the command line.
 
-    Unknown names are Dockerfiles, except YAML files, which are compose files.
+    Unknown names are read by the kind that claims their suffix (YAML: compose files), else as Dockerfiles.
     """
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    kind = kind_of_name(name, extra_compose)
-    if kind is None and name.lower().endswith((".yaml", ".yml")):
-        return COMPOSE
-    return kind or DOCKERFILE
+    kind = kind_of_name(name, config)
+    if kind is None:
+        kind = next((k.name for k in all_kinds() if name.lower().endswith(k.named_suffixes)), None)
+    return kind or DEFAULT_KIND
 
 
-def parse(kind: str, text: str, path: str):
-    if kind == DOCKERFILE:
-        from hardener.dockerfile.document import DockerfileDocument
-
-        return DockerfileDocument(text, path)
-    if kind == COMPOSE:
-        from hardener.compose.document import ComposeDocument
-
-        return ComposeDocument(text, path)
-    if kind == PYTHON:
-        from hardener.python.document import PythonDocument
-
-        return PythonDocument(text, path)
-    raise ValueError(f"unknown kind {kind}")
-
-
-def verify(kind: str, before, after) -> None:
-    """Kind-specific checks of a fixed document against the original."""
-    if kind == DOCKERFILE:
-        if before.directives != after.directives:
-            raise VerificationError("parser directives changed")
-        bodies = lambda doc: Counter(h for i in doc.instructions for h in i.heredocs)  # noqa: E731
-        if bodies(before) != bodies(after):
-            raise VerificationError("a heredoc body changed")
-        # Instructions hardener never edits must come out as they went in, in order,
-        # and every COPY must still be there (new ones come from ADD).
-        # Pinning adds @sha256:... to references; nothing else may differ.
-        untouched = lambda doc: [  # noqa: E731
-            (i.keyword, _unpinned(i.flags), _unpinned(i.value))
-            for i in doc.instructions
-            if i.keyword not in _EDITED_INSTRUCTIONS
-        ]
-        copies = lambda doc: Counter(  # noqa: E731
-            (_unpinned(i.flags), _unpinned(i.value)) for i in doc.instructions if i.keyword == "COPY"
-        )
-        if untouched(before) != untouched(after) or copies(before) - copies(after):
-            raise VerificationError("an instruction no fix touches changed")
-    elif kind == PYTHON:
-        problem = _compile_problem(after.text, after.path)
-        # Syntax newer than this Python: libcst read both texts, and compile() cannot judge them.
-        if problem and _compile_problem(before.text, before.path) is None:
-            raise VerificationError(f"the fixed module does not compile: {problem}")
-    elif kind == COMPOSE:
-        if set(before.anchors) != set(after.anchors) or len(before.aliases) != len(after.aliases):
-            raise VerificationError("an anchor or alias changed")
-        comments = lambda doc: Counter(  # noqa: E731
-            line.strip() for line in doc.text.splitlines() if line.lstrip().startswith("#")
-        )
-        if comments(before) - comments(after):
-            raise VerificationError("a comment was lost")
-
-
-def _compile_problem(text: str, path: str) -> str | None:
-    """Why CPython cannot compile the module, or None. Compiling runs nothing; its warnings
-    (invalid escapes and the like) are the module's business, not the report's."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            compile(text, path, "exec")
-        except SyntaxError as exc:
-            return f"{exc.msg} (line {exc.lineno})"
-        except (ValueError, MemoryError, RecursionError) as exc:
-            return type(exc).__name__
-    return None
-
-
-_DIGEST_SUFFIX = re.compile(r"@sha256:[0-9a-f]{64}")
-
-
-def _unpinned(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_DIGEST_SUFFIX.sub("", v) for v in values)
+DEFAULT_KIND = "dockerfile"

@@ -138,6 +138,8 @@ class FixResult:
     verification_error: str | None = None
     # Maps lines of `fixed` back to `original` (None when nothing changed).
     source_map: object = None
+    # What re-read the fixed text, when fixes changed it: the kind's parser, and its own program if that ran.
+    checks: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from hardener.config import Config, ConfigFinder
 from hardener.discovery import Target, discover
-from hardener.kinds import COMPOSE, PYTHON
+from hardener.kinds import kind_named
 from hardener.model import AppliedFix, Finding, InputError, Skip
-from hardener.python.document import imports_docker
 
 
 @dataclass
@@ -25,6 +24,7 @@ class FileOutcome:
     written: bool = False
     bom: bool = False  # the file starts with a UTF-8 byte-order mark
     source_map: object = None  # textedit.SourceMap from `fixed` back to `original`, when fixes changed it
+    checks: tuple[str, ...] = ()  # what re-read the fixed text (FixResult.checks)
 
     @property
     def changed(self) -> bool:
@@ -116,7 +116,7 @@ def run(
     return report
 
 
-# Fix runs hand each changed compose file to Docker Compose, a program of its own that takes tens of
+# Fix runs hand each changed compose file to Docker Compose (a kind's external check), a program of its own that takes tens of
 # milliseconds: those waits overlap in threads. Everything else costs a few milliseconds a file of
 # Python holding the GIL, where more threads do not help, and worker processes barely pay on two
 # CPUs (benchmarks/compare.py). Worker processes are not used at all: the Dockerfile parser's Go
@@ -147,7 +147,7 @@ def _process_all(work: list, jobs: int | None, progress) -> list[FileOutcome]:
 
 def _waits_on_compose(item) -> bool:
     target, _source, config, command, _write, _digests = item
-    return command == "fix" and target.kind == COMPOSE and bool(config.compose_check)
+    return command == "fix" and kind_named(target.kind).has_external_check(config)
 
 
 def _process(item) -> FileOutcome:
@@ -163,11 +163,11 @@ def _read(target: Target, config_for):
 
     try:
         source = read_source(target.path)
-        if target.kind == PYTHON and not imports_docker(source.text):
+        if not kind_named(target.kind).is_relevant(source.text):
             return None, None, None  # not about containers: not part of the run
         return source, config_for(target.path), None
     except InputError as exc:
-        if target.kind == PYTHON and not target.explicit:
+        if kind_named(target.kind).found_by_content and not target.explicit:
             return None, None, None  # an unreadable or empty module found by walking is not about containers
         exc.path = exc.path or target.path
         return None, None, exc
@@ -216,19 +216,7 @@ def _one(target: Target, source, config, command: str, write: bool, digests, eng
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
         outcome.source_map = result.source_map
-        if result.changed and target.kind == COMPOSE and not result.verification_error and config.compose_check:
-            from hardener.compose import validate
-
-            error, note = validate.check(result.original, result.fixed, target.path, result.applied)
-            if error:
-                # Leave the file as it was, and say what is still to do.
-                result.verification_error = error
-                outcome.fixed = source.text
-                outcome.source_map = None
-                outcome.applied = []
-                outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
-            elif note:
-                outcome.skipped.append(Skip(note, 0, "", target.path))
+        outcome.checks = result.checks
         if result.verification_error:
             outcome.error = InputError(f"fixes not written: {result.verification_error}", 0, target.path)
         elif write and result.changed:

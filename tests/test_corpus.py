@@ -14,7 +14,7 @@ import pytest
 
 from hardener.config import Config
 from hardener.engine import fix_text
-from hardener.kinds import DOCKERFILE, kind_of_name
+from hardener.kinds import kind_of_name
 
 from .conftest import CORPUS
 
@@ -24,7 +24,7 @@ UNSAFE = Config(unsafe_fixes=True)
 def corpus_dockerfiles():
     if not CORPUS.is_dir():
         return []
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and kind_of_name(p.name) == DOCKERFILE)
+    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and kind_of_name(p.name) == "dockerfile")
 
 
 FILES = corpus_dockerfiles()

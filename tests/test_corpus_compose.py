@@ -13,15 +13,15 @@ import pytest
 from hardener.compose import validate
 from hardener.compose.document import ComposeDocument
 from hardener.config import Config
+from hardener.dockerfile.rules.secret_in_build_config import looks_secret
 from hardener.engine import fix_text
-from hardener.kinds import COMPOSE, kind_of_name
-from hardener.rules.dockerfile.secret_in_build_config import looks_secret
+from hardener.kinds import kind_of_name
 
 from .conftest import CORPUS
 
 UNSAFE = Config(unsafe_fixes=True)
 FILES = (
-    sorted(p for p in CORPUS.rglob("*") if p.is_file() and kind_of_name(p.name) == COMPOSE) if CORPUS.is_dir() else []
+    sorted(p for p in CORPUS.rglob("*") if p.is_file() and kind_of_name(p.name) == "compose") if CORPUS.is_dir() else []
 )
 pytestmark = pytest.mark.skipif(not FILES, reason=f"corpus folder {CORPUS} is absent: corpus tests skipped")
 

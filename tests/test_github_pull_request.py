@@ -493,6 +493,19 @@ def test_a_long_table_is_cut_before_the_guidance(tmp_path):
     assert not re.search(r"_\(truncated\)_", body)
 
 
+def test_images_left_unpinned_are_listed_for_every_kind_and_examples_name_the_rules_applied():
+    from hardener.github.body import render_body
+    from hardener.model import AppliedFix, Skip, Tier
+    from hardener.runner import FileOutcome, RunReport, Target
+
+    outcome = FileOutcome(Target("start.py", "python"), original="a\n", fixed="b\n")
+    outcome.applied = [AppliedFix("HD301", "sdk-missing-no-new-privileges", Tier.SAFE, "added it", 3, "start.py")]
+    outcome.skipped = [Skip("the registry could not be reached", 3, "HD306", "start.py")]
+    body = render_body(RunReport("fix", files=[outcome]))
+    assert "### Images not pinned" in body and "`start.py:3`: the registry could not be reached" in body
+    assert 'ignore = ["HD301"]' in body and "# hardener: ignore=HD301 -- why" in body
+
+
 def test_a_commit_on_the_branch_of_a_closed_pull_request_leaves_the_run_green(github, tmp_path, monkeypatch):
     work = checkout(github, tmp_path)
     number = int(run_action(github, work, tmp_path, monkeypatch)[2]["pr-number"])

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from hardener.compose import validate
 from hardener.compose.document import ComposeDocument
 from hardener.config import Config
+from hardener.dockerfile.rules.secret_in_build_config import looks_secret
 from hardener.engine import check_text, fix_text
 from hardener.model import InputError
-from hardener.rules.dockerfile.secret_in_build_config import looks_secret
 
 UNSAFE = Config(unsafe_fixes=True, ignore=("HD112", "HD207", "HD306"))
 SETTINGS = dict(

@@ -63,27 +63,22 @@ def test_rule_ids_and_names_are_unique():
     assert len({r.name for r in ALL_RULES}) == len(ALL_RULES)
 
 
-def test_every_rule_module_is_registered():
+def test_every_rule_module_holds_one_rule_of_its_own_kind():
+    import importlib
     import pkgutil
 
-    import hardener.rules.compose
-    import hardener.rules.dockerfile
-    import hardener.rules.python
+    from hardener.kinds import all_kinds
 
-    modules = {
-        m.name
-        for package in (hardener.rules.dockerfile, hardener.rules.compose, hardener.rules.python)
-        for m in pkgutil.iter_modules(package.__path__)
-    }
-    registered = {r.__module__.rsplit(".", 1)[-1] for r in ALL_RULES}
-    assert modules == registered
+    for kind in all_kinds():
+        package = importlib.import_module(kind.rules_package)
+        modules = {m.name for m in pkgutil.iter_modules(package.__path__)}
+        found = [r for r in ALL_RULES if r.__module__.startswith(kind.rules_package + ".")]
+        assert sorted(r.__module__.rsplit(".", 1)[-1] for r in found) == sorted(modules)
+        assert {r.kind for r in found} == {kind.name}
 
 
-def test_the_registry_table_matches_the_rule_classes():
-    from hardener.rules import REGISTRY
-
-    assert [(e[0], e[1], e[2]) for e in REGISTRY] == [(r.id, r.name, r.kind) for r in ALL_RULES]
-    assert [e[0] for e in REGISTRY] == sorted(e[0] for e in REGISTRY)
+def test_rules_are_listed_in_id_order():
+    assert [r.id for r in ALL_RULES] == sorted(r.id for r in ALL_RULES)
 
 
 def test_a_dockerfile_run_loads_no_compose_or_python_rule():
@@ -92,7 +87,7 @@ def test_a_dockerfile_run_loads_no_compose_or_python_rule():
 
     code = (
         "import sys\nfrom hardener.engine import check_text\ncheck_text('FROM scratch\\n')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('hardener.rules.compose.', 'hardener.rules.python.'))))"
+        "print(sorted(m for m in sys.modules if m.startswith(('hardener.compose.rules.', 'hardener.python.rules.'))))"
     )
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -367,14 +367,15 @@ def _verifier(inputs: Inputs):
 
     def verify(path: str, before: str, after: str) -> str | None:
         config = finder.for_path(Path(path)).with_overrides(**_overrides(inputs))
-        kind = kinds.kind_for(path, config.compose_files)
+        kind = kinds.kind_for(path, config)
+        file_kind = kinds.kind_named(kind)
         try:
             engine.check_text(after, path, config, kind)
-            merged = kinds.parse(kind, after, path)
+            merged = file_kind.parse(after, path)
         except InputError as exc:
             return f"it does not parse ({exc.message})"
         try:
-            kinds.verify(kind, kinds.parse(kind, before, path), merged)
+            file_kind.verify(file_kind.parse(before, path), merged)
         except InputError:
             pass  # the base branch's own text does not parse: the merged file parses, which is better
         except VerificationError as exc:
@@ -433,22 +434,6 @@ def _repository(inputs, env):
     return gh.get_repo(inputs.repository)
 
 
-def _compose_checked(report, inputs: Inputs) -> set[str]:
-    """The fixed compose files Docker Compose re-read (the check is on, it ran, and no note says it could not)."""
-    from hardener.config import ConfigFinder
-    from hardener.kinds import COMPOSE
-
-    finder = ConfigFinder(Path(inputs.config) if inputs.config else None)
-    checked = set()
-    for outcome in report.files:
-        if outcome.changed and outcome.target.kind == COMPOSE:
-            config = finder.for_path(Path(outcome.target.path)).with_overrides(**_overrides(inputs))
-            skipped = any(s.reason.startswith("not checked with docker compose") for s in outcome.skipped)
-            if config.compose_check and not skipped:
-                checked.add(outcome.target.path)
-    return checked
-
-
 def _pull_request(inputs, actions, env, out) -> int:
     from hardener.github.body import render_body
     from hardener.github.pr import split_committable, sync_pull_request
@@ -465,11 +450,10 @@ def _pull_request(inputs, actions, env, out) -> int:
         )
     repo = _repository(inputs, env)
     base = inputs.base_branch or repo.default_branch
-    compose_checked = _compose_checked(report, inputs)
 
     def body(held_back: dict[str, str]) -> str:
         shown = _without_files(report, [*left_out, *held_back])
-        return render_body(shown, _relative, compose_checked=compose_checked, held_back=held_back)
+        return render_body(shown, _relative, held_back=held_back)
 
     outcome = sync_pull_request(
         repo,

@@ -35,29 +35,37 @@ def what_to_test(rule) -> str:
     return " ".join(advice) or rule.summary + "."
 
 
-def _what_ran(report, compose_checked) -> str:
+def _what_ran(report) -> str:
     """The checks each fixed file went through, as one clause: only those that ran."""
-    from hardener.kinds import COMPOSE, DOCKERFILE, PYTHON
+    from hardener.kinds import all_kinds
 
     fixed = [o for o in report.files if o.changed and o.applied]
-    kinds = {o.target.kind for o in fixed}
     checks = []
-    if DOCKERFILE in kinds:
-        checks.append("Dockerfiles with BuildKit's parser")
-    compose = [o for o in fixed if o.target.kind == COMPOSE]
-    if compose:
-        by_compose = sum(o.target.path in (compose_checked or ()) for o in compose)
-        if by_compose == len(compose):
-            checks.append("Compose files with Docker Compose")
-        elif by_compose:
-            checks.append(f"Compose files as YAML ({by_compose} of {len(compose)} also with Docker Compose)")
+    for kind in all_kinds():
+        of_kind = [o for o in fixed if o.target.kind == kind.name]
+        if not of_kind:
+            continue
+        external = kind.external_check_name
+        if external is None:
+            checks.append(f"{kind.plural} {kind.parsed_with}")
+            continue
+        by_external = sum(external in o.checks for o in of_kind)
+        if by_external == len(of_kind):
+            checks.append(f"{kind.plural} with {external}")
+        elif by_external:
+            checks.append(f"{kind.plural} {kind.parsed_with} ({by_external} of {len(of_kind)} also with {external})")
         else:
-            checks.append("Compose files as YAML (Docker Compose did not check them)")
-    if PYTHON in kinds:
-        checks.append("Python modules with libcst and Python's compiler")
+            checks.append(f"{kind.plural} {kind.parsed_with} ({external} did not check them)")
     if not checks:
         return ""
     return f" Each fixed file was re-parsed ({'; '.join(checks)}) and checked to need no further change."
+
+
+def _pins_images(rule_id: str) -> bool:
+    from hardener.rules import rule_by_selector
+
+    rule = rule_by_selector(rule_id) if rule_id else None
+    return bool(rule and rule.pins_images)
 
 
 def _listed(items: list[str], limit: int, what: str) -> list[str]:
@@ -68,11 +76,10 @@ def _listed(items: list[str], limit: int, what: str) -> list[str]:
     return shown
 
 
-def render_body(report, root_of=lambda path: path, *, compose_checked=None, held_back=None) -> str:
+def render_body(report, root_of=lambda path: path, *, held_back=None) -> str:
     """The description. Guidance comes first in the budget: a long table is cut, never what to test.
 
-    `compose_checked` holds the paths of the fixed compose files Docker Compose re-read; `held_back`
-    the files left out of the commit ({path: why}).
+    `held_back` holds the files left out of the commit ({path: why}).
     """
     from hardener.rules import rule_by_selector
 
@@ -84,7 +91,7 @@ def render_body(report, root_of=lambda path: path, *, compose_checked=None, held
         "",
         f"hardener fixed **{len(applied)}** weakness{'es' * (len(applied) != 1)} in **{len(files)}** "
         f"file{'s' * (len(files) != 1)} with minimal edits: every other byte of these files is unchanged."
-        + _what_ran(report, compose_checked),
+        + _what_ran(report),
         "",
         "### Changes",
         "",
@@ -107,7 +114,7 @@ def render_body(report, root_of=lambda path: path, *, compose_checked=None, held
                 f"{' and more' if len(where) > 5 else ''}): {_own(what_to_test(rule))}"
             )
 
-    unpinned = [s for s in report.skipped if s.rule in ("HD112", "HD207")]
+    unpinned = [s for s in report.skipped if _pins_images(s.rule)]
     if unpinned:
         closing += ["", "### Images not pinned", ""]
         closing += _listed(
@@ -125,13 +132,17 @@ def render_body(report, root_of=lambda path: path, *, compose_checked=None, held
         ]
         closing += _listed([f"- {rule} {name}: {n}" for (rule, name), n in sorted(remaining.items())], 100, "rules")
 
+    # The examples name a rule this pull request applied, the behaviour-changing ones first.
+    example = next(iter([a.rule for a in risky] + [a.rule for a in applied]), None)
     closing += [
         "",
         "### Configure or suppress",
         "",
-        '- In `.hardener.toml` (or `[tool.hardener]` in `pyproject.toml`): `ignore = ["HD203"]`, '
-        "`unsafe-fixes = false` for safe fixes only, limits and capabilities per image.",
-        "- On the line above an instruction or service: `# hardener: ignore=HD101 -- why`.",
+        "- In `.hardener.toml` (or `[tool.hardener]` in `pyproject.toml`): "
+        + (f'`ignore = ["{example}"]`, ' if example else "`ignore = [...]` with rule ids, ")
+        + "`unsafe-fixes = false` for safe fixes only, limits and capabilities per image.",
+        "- On the line above an instruction or service: "
+        + (f"`# hardener: ignore={example} -- why`." if example else "`# hardener: ignore=<rule id> -- why`."),
         "",
         f"<sub>Made by hardener {__version__}. This branch is rewritten on each run, so edit the files on your "
         "own branch, not here.</sub>",

@@ -312,8 +312,8 @@ class _Sync:
                 "these fixes again. It opens a new pull request only when the fixes it would make change.\n\n"
                 "To get these fixes back: reopen this pull request (hardener then keeps it up to date), or "
                 "rename this pull request's title (hardener then opens a fresh one on its next run). To stop "
-                'a fix for good, turn its rule off in `.hardener.toml` (`ignore = ["HD203"]`) or on the line '
-                "(`# hardener: ignore=HD101 -- why`)."
+                'a fix for good, turn its rule off in `.hardener.toml` (`ignore = ["<rule id>"]`, with the ids '
+                "the description lists) or on the line (`# hardener: ignore=<rule id> -- why`)."
             )
             self.notes.append(f"pull request #{pull.number} was closed without merging: said once how to get it back")
         else:

@@ -43,6 +43,10 @@ class Rule:
     references: ClassVar[tuple[str, ...]] = ()
     # hadolint codes whose `# hadolint ignore=` pragma also silences this rule.
     hadolint: ClassVar[tuple[str, ...]] = ()
+    # The setting without which the rule is off unless selected by name (a list of trusted registries).
+    requires_setting: ClassVar[str | None] = None
+    # A rule that pins image references: the edge resolves their digests before the run.
+    pins_images: ClassVar[bool] = False
     valid: ClassVar[tuple[str, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from hardener.model import Severity, Tier
-from hardener.pinning import pin_findings, python_targets
+from hardener.pinning import pin_findings
+from hardener.python.pins import pin_targets
 from hardener.rules.base import Example, Rule
 
 _INDEX = "sha256:" + "d" * 64
@@ -30,4 +31,4 @@ class SdkImageNotPinned(Rule):
     )
 
     def check(self, document, context):
-        yield from pin_findings(self, python_targets(document), context.digests)
+        yield from pin_findings(self, pin_targets(document), context.digests)

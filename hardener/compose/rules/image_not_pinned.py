@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from hardener.compose.pins import pin_targets
 from hardener.model import Severity, Tier
-from hardener.pinning import compose_targets, pin_findings
+from hardener.pinning import pin_findings
 from hardener.rules.base import Example, Rule
 
 _INDEX = "sha256:" + "c" * 64
@@ -36,4 +37,4 @@ class ComposeImageNotPinned(Rule):
     )
 
     def check(self, document, context):
-        yield from pin_findings(self, compose_targets(document), context.digests)
+        yield from pin_findings(self, pin_targets(document), context.digests)

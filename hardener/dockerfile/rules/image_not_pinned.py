@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import re
 
+from hardener.dockerfile.pins import pin_targets
 from hardener.model import Severity, Tier
-from hardener.pinning import dockerfile_targets, pin_findings
+from hardener.pinning import pin_findings
 from hardener.rules.base import Example, Rule
 
 _INDEX = "sha256:" + "a" * 64
@@ -58,7 +59,7 @@ class ImageNotPinned(Rule):
     )
 
     def check(self, document, context):
-        yield from pin_findings(self, _once(dockerfile_targets(document)), context.digests)
+        yield from pin_findings(self, _once(pin_targets(document)), context.digests)
 
 
 def _once(targets):

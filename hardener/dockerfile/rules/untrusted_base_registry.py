@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from hardener.dockerfile.bases import external_bases
 from hardener.model import Severity
 from hardener.rules.base import Rule
-from hardener.rules.dockerfile.floating_base_image import external_bases
 
 
 class UntrustedBaseRegistry(Rule):
@@ -18,6 +18,7 @@ class UntrustedBaseRegistry(Rule):
     )
     references = ("hadolint DL3026", "CIS Docker Benchmark v1.6 4.2")
     hadolint = ("DL3026",)
+    requires_setting = "trusted_registries"
     # Examples run with every rule's default settings, where this rule is off; see tests/test_cli.py.
 
     def check(self, document, context):

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from hardener.model import Severity
+from hardener.policy import SOCKETS
 from hardener.python.edits import literal
 from hardener.rules.base import Example, Rule
-from hardener.rules.compose.docker_socket_mounted import SOCKETS
 
 
 class SdkDockerSocketVolume(Rule):

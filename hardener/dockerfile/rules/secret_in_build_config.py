@@ -1,21 +1,9 @@
 from __future__ import annotations
 
-import re
-
 from hardener.dockerfile.document import parse_arg_values
 from hardener.model import Severity
 from hardener.rules.base import Example, Rule
-
-_SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH_KEY)", re.IGNORECASE
-)
-# Names that point at a secret rather than hold it.
-_REFERENCE_SUFFIX = re.compile(r"_(FILE|PATH|DIR|URL|URI|ENDPOINT|HEADER|NAME|LENGTH|TTL|EXPIRY|TYPE)$", re.IGNORECASE)
-
-
-def looks_secret(name: str) -> bool:
-    """A variable name that suggests it holds a secret (and not a path or URL to one)."""
-    return bool(_SECRET_NAME.search(name)) and not _REFERENCE_SUFFIX.search(name)
+from hardener.secret_names import looks_secret
 
 
 def secret_names(instr) -> list[str]:

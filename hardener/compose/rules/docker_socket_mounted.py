@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from hardener.compose.services import mounts, once_per_place
 from hardener.model import Severity
+from hardener.policy import SOCKETS
 from hardener.rules.base import Example, Rule
-
-SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run/podman/podman.sock", "/run/containerd/containerd.sock")
 
 
 class DockerSocketMounted(Rule):

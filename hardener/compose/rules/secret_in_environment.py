@@ -4,7 +4,7 @@ import re
 
 from hardener.model import Edit, Severity, Tier
 from hardener.rules.base import Example, Rule
-from hardener.rules.dockerfile.secret_in_build_config import looks_secret
+from hardener.secret_names import looks_secret
 
 
 def _literal(value: str | None) -> bool:

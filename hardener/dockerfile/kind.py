@@ -1,0 +1,64 @@
+"""Dockerfiles (and Containerfiles): parsed with BuildKit's own parser."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from hardener.kinds import FileKind
+from hardener.model import VerificationError
+
+# Instructions fixes may change, add or remove.
+_EDITED_INSTRUCTIONS = frozenset({"RUN", "ADD", "COPY", "USER"})
+_DIGEST_SUFFIX = re.compile(r"@sha256:[0-9a-f]{64}")
+
+
+class DockerfileKind(FileKind):
+    name = "dockerfile"
+    patterns = ("dockerfile", "dockerfile.*", "*.dockerfile", "containerfile", "containerfile.*", "*.containerfile")
+    plural = "Dockerfiles"
+    parsed_with = "with BuildKit's parser"
+
+    def parse(self, text: str, path: str):
+        from hardener.dockerfile.document import DockerfileDocument
+
+        return DockerfileDocument(text, path)
+
+    def verify(self, before, after) -> None:
+        if before.directives != after.directives:
+            raise VerificationError("parser directives changed")
+        if _heredoc_bodies(before) != _heredoc_bodies(after):
+            raise VerificationError("a heredoc body changed")
+        # Instructions hardener never edits must come out as they went in, in order,
+        # and every COPY must still be there (new ones come from ADD).
+        # Pinning adds @sha256:... to references; nothing else may differ.
+        if _untouched(before) != _untouched(after) or _copies(before) - _copies(after):
+            raise VerificationError("an instruction no fix touches changed")
+
+    def pin_targets(self, document):
+        from hardener.dockerfile.pins import pin_targets
+
+        return pin_targets(document)
+
+
+def _heredoc_bodies(document) -> Counter:
+    return Counter(h for i in document.instructions for h in i.heredocs)
+
+
+def _untouched(document) -> list:
+    return [
+        (i.keyword, _unpinned(i.flags), _unpinned(i.value))
+        for i in document.instructions
+        if i.keyword not in _EDITED_INSTRUCTIONS
+    ]
+
+
+def _copies(document) -> Counter:
+    return Counter((_unpinned(i.flags), _unpinned(i.value)) for i in document.instructions if i.keyword == "COPY")
+
+
+def _unpinned(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_DIGEST_SUFFIX.sub("", v) for v in values)
+
+
+KIND = DockerfileKind()
