@@ -35,6 +35,10 @@ class Config:
     limits_style: str = "service"  # or "deploy"; a file that uses deploy: always gets deploy
     # Compose: capabilities images need after cap_drop: [ALL], added to the built-in table.
     image_capabilities: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # More image knowledge, in the form of hardener/data/images.toml: a path relative to the settings
+    # file, inside the repository. Its entries (`image_entries`, read with the settings) come first.
+    image_knowledge: str | None = None
+    image_entries: tuple = ()
     drop_capabilities_of_unknown_images: bool = False
     # Compose: fix a merged anchor once when all its users need the same change, or each service.
     anchor_fixes: str = "per-service"
@@ -55,7 +59,9 @@ class Config:
 
 _TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_files", "insecure_registries"}
 _BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images", "compose_check"}
-_PATH_KEYS = {"registry_ca_bundle", "digest_lock_file"}
+_PATH_KEYS = {"registry_ca_bundle", "digest_lock_file", "image_knowledge"}
+# Fields filled in from other settings, never written in a settings file.
+_DERIVED = {"source", "image_entries"}
 _CHOICES = {"limits_style": ("service", "deploy"), "anchor_fixes": ("per-service", "shared")}
 
 # Values hardener writes into files, or hands to the registry client, must be exactly what they claim:
@@ -83,6 +89,7 @@ OUTSIDE = "is outside the repository (following symbolic links)"
 MAX_SETTINGS_BYTES = 1024 * 1024
 MAX_LOCK_FILE_BYTES = 1024 * 1024  # some five thousand pins; the registry layer reads within it
 MAX_CA_BUNDLE_BYTES = 4 * 1024 * 1024
+MAX_IMAGE_KNOWLEDGE_BYTES = 1024 * 1024
 
 
 class SettingError(InputError):
@@ -123,7 +130,7 @@ def config_from_mapping(data: dict, source: str) -> Config:
     """
     from hardener.rules import validate_selectors
 
-    known = {f.name for f in fields(Config)} - {"source"}
+    known = {f.name for f in fields(Config)} - _DERIVED
     values: dict = {}
     for key, value in data.items():
         attr = key.replace("-", "_")
@@ -301,7 +308,29 @@ def _check_paths(config: Config, path: Path, root: str, text: str, table: str) -
         except OSError as exc:
             raise fail("registry_ca_bundle", f"cannot be read: {exc.strerror or exc}") from None
         changes["registry_ca_bundle"] = bundle
+    if config.image_knowledge:
+        knowledge = _contained_path(config.image_knowledge, folder, root)
+        if knowledge is None:
+            raise fail("image_knowledge", OUTSIDE)
+        changes["image_knowledge"] = knowledge
+        changes["image_entries"] = _read_image_knowledge(knowledge, fail)
     return replace(config, **changes) if changes else config
+
+
+def _read_image_knowledge(path: str, fail) -> tuple:
+    """The entries of a settings file's `image-knowledge` file; its own errors name its own lines."""
+    from hardener.files import read_regular_file
+    from hardener.images import parse_image_knowledge
+
+    try:
+        data = read_regular_file(path, MAX_IMAGE_KNOWLEDGE_BYTES)
+    except InputError as exc:
+        raise fail("image_knowledge", f"cannot be read: {exc.message}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError("not UTF-8 text", data[: exc.start].count(b"\n") + 1, path) from None
+    return parse_image_knowledge(text, path)
 
 
 def load_config_file(path: Path, root: str | None = None) -> Config | None:

@@ -1,17 +1,23 @@
-"""Image references and what hardener knows about popular base images.
+"""Image references and what hardener knows about popular images.
 
-The knowledge here is data, kept small and documented: which images already
-run as a non-root user, which ship one, which tools create users, and which
-start as root on purpose and step down themselves (gosu, su-exec, a master
-process that binds ports and forks workers).
+The knowledge is data, in `hardener/data/images.toml`, each entry with its source: which images
+already run as a non-root user, which ship one, which tools create users, which start as root on
+purpose and step down themselves (gosu, su-exec, a master process that binds ports and forks
+workers), and what they need at run time. A settings file's `image-knowledge` file adds entries of
+the same form, which come first.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import re
 from dataclasses import dataclass
 
+from hardener.model import InputError
+
 DOCKER_HUB = "docker.io"
+_DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 
 
@@ -36,6 +42,11 @@ class ImageRef:
         first, sep, remainder = name.partition("/")
         if sep and ("." in first or ":" in first or first == "localhost"):
             registry, repository = first, remainder
+            if registry.lower() in _DOCKER_HUB_NAMES:
+                # docker.io/python is Docker Hub's official python, as Docker itself reads it.
+                registry = DOCKER_HUB
+                if "/" not in repository:
+                    repository = f"library/{repository}"
         else:
             registry, repository = DOCKER_HUB, name
             if "/" not in repository:
@@ -98,132 +109,181 @@ class ImageProfile:
     windows: bool = False
 
 
-_DEBIAN_TAG_WORDS = ("slim", "bookworm", "bullseye", "buster", "trixie", "stretch", "jammy", "focal", "noble", "bionic")
-_STEPS_DOWN = "its entrypoint starts as root and drops to its own user (gosu/su-exec)"
-_BINDS_AS_ROOT = "its server starts as root to bind ports and set up directories, then runs workers unprivileged"
-
-# Official images whose entrypoints need root at start.
-_STARTS_AS_ROOT = {
-    "postgres": _STEPS_DOWN,
-    "mysql": _STEPS_DOWN,
-    "mariadb": _STEPS_DOWN,
-    "redis": _STEPS_DOWN,
-    "mongo": _STEPS_DOWN,
-    "rabbitmq": _STEPS_DOWN,
-    "cassandra": _STEPS_DOWN,
-    "couchdb": _STEPS_DOWN,
-    "neo4j": _STEPS_DOWN,
-    "zookeeper": _STEPS_DOWN,
-    "influxdb": _STEPS_DOWN,
-    "couchbase": _STEPS_DOWN,
-    "nginx": _BINDS_AS_ROOT,
-    "httpd": _BINDS_AS_ROOT,
-    "wordpress": _BINDS_AS_ROOT,
-    "nextcloud": _BINDS_AS_ROOT,
-    "drupal": _BINDS_AS_ROOT,
-    "joomla": _BINDS_AS_ROOT,
+# The facts an entry of the image knowledge may state, and what each holds.
+_USER_TOOLS = ("debian", "alpine", "rhel", "none")
+_FACTS = {
+    "windows": bool,
+    "runs-as-non-root": bool,
+    "shipped-user": dict,
+    "user-tools": str,
+    "starts-as-root": str,
+    "cap-add": list,
+    "writable": list,
+    "data": list,
+    "user": str,
 }
-# Official images whose default user is already non-root.
-_NON_ROOT_OFFICIAL = {"memcached", "elasticsearch", "haproxy", "solr", "sonarqube", "kibana", "logstash"}
-# Official images built on Debian unless the tag says otherwise.
-_DEBIAN_OFFICIAL = {
-    "debian",
-    "ubuntu",
-    "buildpack-deps",
-    "python",
-    "golang",
-    "ruby",
-    "rust",
-    "perl",
-    "php",
-    "openjdk",
-    "eclipse-temurin",
-    "maven",
-    "gradle",
-    "gcc",
-    "elixir",
-    "erlang",
-    "haskell",
-    "julia",
-    "r-base",
-    "clojure",
-    "swift",
-    "groovy",
-    "pypy",
-    "ibmjava",
-    "sapmachine",
-    "mono",
-    "dart",
-    "tomcat",
-    "jetty",
-    "node",
-    "django",
-    "ghost",
-}
-_RHEL_OFFICIAL = {"fedora", "centos", "rockylinux", "almalinux", "oraclelinux"}
-# Tags of minimal variants that ship no useradd (ubi-minimal, ubi-micro, -micro, oraclelinux slim).
-_NO_USER_TOOLS_TAGS = ("minimal", "micro")
+_CONDITIONS = {"images": list, "tags": list, "tag-major-at-least": int, "final": bool, "source": str}
+_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+_PATH = re.compile(r"/[^\x00-\x1f\x7f]{0,255}")
+_CAPABILITY = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
+_PATTERN = re.compile(r"[a-z0-9*?\[\]._:/-]{1,255}")
 
 
-def profile_for(ref: ImageRef) -> ImageProfile | None:
+@dataclass(frozen=True)
+class ImageEntry:
+    """One [[image]] entry of the image knowledge: which images, under which tags, and what is true of them."""
+
+    images: tuple[str, ...]  # normalised fnmatch patterns of registry/repository
+    facts: tuple[tuple[str, object], ...]
+    source: str
+    tags: tuple[str, ...] = ()
+    tag_major_at_least: int | None = None
+    final: bool = False
+    origin: str = ""  # the file and line it was read from, for error messages
+
+    def matches(self, ref: ImageRef) -> bool:
+        tag = (ref.tag or "").lower()
+        if self.tags and not any(word in tag for word in self.tags):
+            return False
+        if self.tag_major_at_least is not None:
+            major = re.match(r"(\d+)", tag)
+            if not major or int(major.group(1)) < self.tag_major_at_least:
+                return False
+        where = f"{ref.registry}/{ref.repository}"
+        return any(p == "**" or fnmatch.fnmatchcase(where, p) for p in self.images)
+
+
+def _pattern(text: str) -> str:
+    """`postgres` is docker.io/library/postgres, `bitnami/*` docker.io/bitnami/*, `**` every image."""
+    text = text.lower()
+    if text == "**":
+        return text
+    first, sep, rest = text.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return text
+    return f"{DOCKER_HUB}/{text}" if sep else f"{DOCKER_HUB}/library/{text}"
+
+
+def parse_image_knowledge(text: str, path: str) -> tuple[ImageEntry, ...]:
+    """The [[image]] entries of an image knowledge file; InputError naming the entry's line when one is wrong."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"at line (\d+)", str(exc))
+        raise InputError("invalid TOML", int(at.group(1)) if at else 0, path) from None
+    entry_lines = [n for n, line in enumerate(text.splitlines(), 1) if re.match(r"\s*\[\[\s*image\s*\]\]", line)]
+    unknown = sorted(set(data) - {"image"})
+    if unknown:
+        raise InputError(f"unknown table {unknown[0]!r} (image knowledge holds [[image]] entries)", 0, path)
+    entries = data.get("image", [])
+    if not isinstance(entries, list):
+        raise InputError("`image` must be [[image]] entries", 0, path)
+    return tuple(_entry(raw, path, entry_lines[i] if i < len(entry_lines) else 0) for i, raw in enumerate(entries))
+
+
+def _entry(raw: dict, path: str, line: int) -> ImageEntry:
+    def fail(message: str):
+        return InputError(f"[[image]] entry: {message}", line, path)
+
+    for key, value in raw.items():
+        wanted = _FACTS.get(key) or _CONDITIONS.get(key)
+        if wanted is None:
+            raise fail(f"unknown key {key!r}")
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            raise fail(f"{key!r} must be a {wanted.__name__.replace('dict', 'table').replace('str', 'string')}")
+    if not raw.get("images"):
+        raise fail("'images' must name at least one image pattern")
+    if not isinstance(raw.get("source"), str) or not raw["source"].strip():
+        raise fail("'source' must say where the facts come from")
+    for pattern in raw["images"]:
+        if not isinstance(pattern, str) or not _PATTERN.fullmatch(pattern.lower()):
+            raise fail(f"{pattern!r} is not an image pattern")
+    for word in raw.get("tags", []):
+        if not isinstance(word, str) or not word or _CONTROL.search(word):
+            raise fail(f"tag word {word!r} is not a word")
+    facts = []
+    for key, value in raw.items():
+        if key not in _FACTS:
+            continue
+        if key == "user-tools" and value not in _USER_TOOLS:
+            raise fail(f"'user-tools' must be one of {', '.join(_USER_TOOLS)}")
+        if key in ("user", "starts-as-root") and (not value or _CONTROL.search(value)):
+            raise fail(f"{key!r} must be one line of text")
+        if key == "user" and not _NAME.fullmatch(value):
+            raise fail(f"{value!r} is not a user name")
+        if key == "shipped-user":
+            name, uid, gid = value.get("name"), value.get("uid"), value.get("gid")
+            if set(value) != {"name", "uid", "gid"} or not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise fail("'shipped-user' must be { name, uid, gid } with a plain user name")
+            if not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2**31 for n in (uid, gid)):
+                raise fail("'shipped-user' ids must be positive integers")
+            value = User(name, uid, gid)
+        if key == "cap-add":
+            if not all(isinstance(c, str) and _CAPABILITY.fullmatch(c.upper()) for c in value):
+                raise fail("'cap-add' must list capabilities such as CHOWN")
+            value = tuple(c.upper() for c in value)
+        if key in ("writable", "data"):
+            if not all(isinstance(p, str) and _PATH.fullmatch(p) for p in value):
+                raise fail(f"{key!r} must list absolute paths")
+            value = tuple(value)
+        facts.append((key, value))
+    return ImageEntry(
+        images=tuple(_pattern(p) for p in raw["images"]),
+        facts=tuple(facts),
+        source=raw["source"],
+        tags=tuple(w.lower() for w in raw.get("tags", ())),
+        tag_major_at_least=raw.get("tag-major-at-least"),
+        final=raw.get("final", False),
+        origin=f"{path}:{line}" if line else path,
+    )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@functools.cache
+def shipped_knowledge() -> tuple[ImageEntry, ...]:
+    """hardener's own image knowledge, `hardener/data/images.toml`."""
+    from importlib.resources import files
+
+    return parse_image_knowledge(files("hardener.data").joinpath("images.toml").read_text("utf-8"), "images.toml")
+
+
+def facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> dict[str, object]:
+    """Each fact from the first entry (the settings' own first) that matches the image and states it."""
+    found: dict[str, object] = {}
+    for entry in (*extra, *shipped_knowledge()):
+        if entry.matches(ref):
+            for key, value in entry.facts:
+                found.setdefault(key, value)
+            if entry.final:
+                break
+    return found
+
+
+def profile_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> ImageProfile | None:
     """What is known about a base image, or None when nothing is."""
-    tag = (ref.tag or "").lower()
-    name, repo, registry = ref.name, ref.repository, ref.registry
-    if any(w in tag for w in ("windowsservercore", "nanoserver", "ltsc")) or (
-        registry == "mcr.microsoft.com" and repo.startswith("windows")
-    ):
-        return ImageProfile(windows=True)
-    alpine_tag = "alpine" in tag
-    tools = "alpine" if alpine_tag else None
-
-    if registry == "gcr.io" and repo.startswith("distroless/"):
-        if "nonroot" in tag:
-            return ImageProfile(runs_as_non_root=True)
-        return ImageProfile(shipped_user=User("nonroot", 65532, 65532))
-    if registry == "cgr.dev" and repo.startswith("chainguard/"):
-        return ImageProfile(runs_as_non_root=True)
-    if repo.startswith("bitnami/") or (repo.startswith("nginxinc/") and "unprivileged" in repo):
-        return ImageProfile(runs_as_non_root=True)
-    if repo in ("jenkins/jenkins", "grafana/grafana", "prom/prometheus", "prom/alertmanager"):
-        return ImageProfile(runs_as_non_root=True)
-    if repo == "oven/bun":
-        return ImageProfile(shipped_user=User("bun", 1000, 1000), user_tools=tools or "debian")
-    if repo == "denoland/deno":
-        return ImageProfile(shipped_user=User("deno", 1993, 1993), user_tools=tools or "debian")
-    if registry == "mcr.microsoft.com" and repo.startswith("dotnet/"):
-        major = re.match(r"(\d+)", tag)
-        if "chiseled" in tag or "distroless" in tag:
-            return ImageProfile(runs_as_non_root=True)
-        if major and int(major.group(1)) >= 8:
-            return ImageProfile(shipped_user=User("app", 1654, 1654), user_tools=tools or "debian")
-        return ImageProfile(user_tools=tools or "debian")
-    if registry == "registry.access.redhat.com" or repo.startswith("redhat/"):
-        # ubi-minimal and ubi-micro ship no useradd.
-        return ImageProfile(user_tools=None if ("minimal" in repo or "micro" in repo) else "rhel")
-    if not ref.is_official:
+    facts = facts_for(ref, extra)
+    profile_facts = ("windows", "runs-as-non-root", "shipped-user", "user-tools", "starts-as-root")
+    if not any(key in facts for key in profile_facts):
         return None
-    if name in _STARTS_AS_ROOT or (name == "php" and ("apache" in tag or "fpm" in tag)):
-        return ImageProfile(starts_as_root=_STARTS_AS_ROOT.get(name, _BINDS_AS_ROOT), user_tools=tools)
-    if name in _NON_ROOT_OFFICIAL:
-        return ImageProfile(runs_as_non_root=True)
-    if name == "node":
-        return ImageProfile(shipped_user=User("node", 1000, 1000), user_tools=tools or "debian")
-    if name in ("alpine", "busybox", "bash", "composer"):  # bash and composer build on Alpine
-        return ImageProfile(user_tools="alpine")
-    if any(w in tag for w in _NO_USER_TOOLS_TAGS) or (name in _RHEL_OFFICIAL and "slim" in tag):
-        return ImageProfile(user_tools=tools)
-    if name in _RHEL_OFFICIAL or "ubi" in tag:
-        return ImageProfile(user_tools="rhel")
-    if name in _DEBIAN_OFFICIAL:
-        return ImageProfile(user_tools=tools or "debian")
-    if any(w in tag for w in _DEBIAN_TAG_WORDS):
-        return ImageProfile(user_tools="debian")
-    return ImageProfile(user_tools=tools) if tools else None
+    tools = facts.get("user-tools")
+    return ImageProfile(
+        runs_as_non_root=bool(facts.get("runs-as-non-root", False)),
+        shipped_user=facts.get("shipped-user"),
+        user_tools=None if tools == "none" else tools,
+        starts_as_root=facts.get("starts-as-root"),
+        windows=bool(facts.get("windows", False)),
+    )
 
 
 @dataclass(frozen=True)
 class RuntimeNeeds:
-    """What a popular image needs at run time, for compose hardening.
+    """What a popular image needs at run time, for compose services and docker SDK calls.
 
     cap_add: capabilities it needs after `cap_drop: [ALL]` (entrypoints that
     chown their data and step down with gosu need CHOWN, SETUID, SETGID, ...).
@@ -238,45 +298,26 @@ class RuntimeNeeds:
     user: str | None = None
 
 
-_GOSU_DB = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
-RUNTIME_NEEDS: dict[str, RuntimeNeeds] = {
-    # docker-library/postgres#649, #907: the entrypoint chowns PGDATA and steps down with gosu.
-    "postgres": RuntimeNeeds(
-        ("CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "SETGID", "SETUID"),
-        ("/var/run/postgresql", "/tmp"),
-        ("/var/lib/postgresql", "/var/lib/postgresql/data"),
-        "postgres",
-    ),
-    "mysql": RuntimeNeeds(_GOSU_DB, ("/var/run/mysqld", "/run/mysqld", "/tmp"), ("/var/lib/mysql",), "mysql"),
-    "mariadb": RuntimeNeeds(_GOSU_DB, ("/run/mysqld", "/tmp"), ("/var/lib/mysql",), "mysql"),
-    # redis/docker-library-redis#175: `find . ! -user redis -exec chown redis` then gosu.
-    "redis": RuntimeNeeds(("CHOWN", "SETGID", "SETUID"), ("/tmp",), ("/data",), "redis"),
-    "mongo": RuntimeNeeds(
-        ("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"), ("/tmp",), ("/data/db", "/data/configdb"), "mongodb"
-    ),
-    # Verified on nginx:1.27-alpine: the master starts as root and workers switch to nginx.
-    "nginx": RuntimeNeeds(("CHOWN", "SETGID", "SETUID"), ("/var/cache/nginx", "/var/run", "/tmp")),
-    "httpd": RuntimeNeeds(("CHOWN", "SETGID", "SETUID"), ("/usr/local/apache2/logs", "/tmp")),
-    "nginxinc/nginx-unprivileged": RuntimeNeeds((), ("/tmp",)),
-    "memcached": RuntimeNeeds((), ()),
-}
+def runtime_needs(
+    reference: str | None,
+    capabilities: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    extra: tuple[ImageEntry, ...] = (),
+) -> RuntimeNeeds | None:
+    """What the image needs at run time, or None when its capabilities are unknown.
 
-
-def runtime_needs(reference: str | None, extra: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> RuntimeNeeds | None:
-    """The table entry for an image reference (configured entries first), or None."""
+    `capabilities` are the settings' `image-capabilities` (image name -> cap_add), which win over the
+    knowledge; `extra` the entries of the settings' own image knowledge file.
+    """
     if not reference:
         return None
     ref = ImageRef.parse(reference)
+    facts = facts_for(ref, extra)
     short = ref.repository.removeprefix("library/")
-    for name, caps in extra:
-        if name.lower() in (short, ref.name, f"{ref.registry}/{ref.repository}"):
-            known = RUNTIME_NEEDS.get(short)
-            return RuntimeNeeds(
-                tuple(caps),
-                known.writable if known else None,
-                known.data if known else (),
-                known.user if known else None,
-            )
-    if ref.is_official or ref.registry == DOCKER_HUB:
-        return RUNTIME_NEEDS.get(short)
-    return None
+    configured = next(
+        (caps for name, caps in capabilities if name.lower() in (short, ref.name, f"{ref.registry}/{ref.repository}")),
+        None,
+    )
+    cap_add = configured if configured is not None else facts.get("cap-add")
+    if cap_add is None:
+        return None
+    return RuntimeNeeds(tuple(cap_add), facts.get("writable"), facts.get("data", ()), facts.get("user"))

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
 from hardener.compose.services import described_image, image, list_values, maybe_true
-from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
+from hardener.policy import capabilities_to_add
 from hardener.rules.base import Example, Rule
 
 
@@ -45,12 +45,12 @@ class CapabilitiesNotDropped(Rule):
             return None  # privileged overrides capabilities; reported by privileged-service
         if "ALL" in (v.upper() for v in list_values(service, "cap_drop")):
             return None
-        needs = runtime_needs(image(service), config.image_capabilities)
-        if needs is None and not config.drop_capabilities_of_unknown_images:
+        cap_add = capabilities_to_add(image(service), config)
+        if cap_add is None:
             return Plan()  # needs a finding, but there is nothing known to add
         lists = (("cap_drop", ("ALL",)),)
-        if needs is not None and needs.cap_add:
-            lists += (("cap_add", needs.cap_add),)
+        if cap_add:
+            lists += (("cap_add", cap_add),)
         return Plan(lists=lists, keys=("cap_drop", "cap_add"))
 
     def check(self, document, context):

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
+from hardener.compose.services import image
 from hardener.model import Severity, Tier
+from hardener.policy import resource_limits
 from hardener.rules.base import Example, Rule
 
 # Each limit in the two styles Compose accepts: service keys, or deploy.resources.limits.
@@ -58,7 +60,8 @@ class MissingResourceLimits(Rule):
     )
 
     def plan(self, service, config, uses_deploy: bool) -> Plan | None:
-        defaults = {"memory": config.memory_limit, "cpus": config.cpu_limit, "pids": str(config.pids_limit)}
+        limits_for = resource_limits(image(service), config)
+        defaults = {"memory": limits_for.memory, "cpus": limits_for.cpus, "pids": str(limits_for.pids)}
         limits = _limits(service)
         in_deploy = {k for k in defaults if limits is not None and limits.get(k) is not None}
         in_service = {k for k, keys in _SERVICE_KEYS.items() if any(service.get(key) is not None for key in keys)}

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
 from hardener.compose.services import image
-from hardener.images import ImageRef, profile_for, runtime_needs
 from hardener.model import Severity, Tier
+from hardener.policy import non_root_user
 from hardener.rules.base import Example, Rule
 
 
@@ -34,14 +34,10 @@ class ServiceRunsAsRoot(Rule):
     )
 
     def plan(self, service, config) -> Plan | None:
-        name = image(service)
-        if not name or service.scalar("user") is not None:
+        if service.scalar("user") is not None:
             return None
-        needs = runtime_needs(name, config.image_capabilities)
-        profile = profile_for(ImageRef.parse(name))
-        if needs is None or needs.user is None or (profile is not None and profile.runs_as_non_root):
-            return None
-        return Plan(scalars=(("user", needs.user),), keys=("user",))
+        user = non_root_user(image(service), config)
+        return Plan(scalars=(("user", user),), keys=("user",)) if user else None
 
     def check(self, document, context):
         config = context.config

@@ -2,14 +2,9 @@ from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
 from hardener.compose.services import described_image, image, is_true, list_values, maybe_true, mounts
-from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
+from hardener.policy import writable_paths
 from hardener.rules.base import Example, Rule
-
-
-def _under(path: str, folder: str) -> bool:
-    folder = folder.rstrip("/") or "/"
-    return path == folder or path.startswith(folder + "/") or folder == "/"
 
 
 class WritableRootFilesystem(Rule):
@@ -47,18 +42,11 @@ class WritableRootFilesystem(Rule):
     def plan(self, service, config) -> Plan | None:
         if service.get("read_only") is not None or maybe_true(service, "privileged"):
             return None  # read_only: true is done; read_only: false is a decision
-        needs = runtime_needs(image(service), config.image_capabilities)
-        if needs is None or needs.writable is None:
+        writable = writable_paths(image(service), config, [m.target for m in mounts(service)])
+        if writable is None:
             return Plan()  # needs a finding, but the paths to keep writable are unknown
-        volume_targets = [m.target for m in mounts(service)]
         existing = {v.split(":")[0] for v in list_values(service, "tmpfs")}
-        paths = tuple(
-            p
-            for p in needs.writable
-            if p not in existing
-            and not any(_under(p, t) or _under(t, p) for t in volume_targets)
-            and not any(_under(p, d) or _under(d, p) for d in needs.data)
-        )
+        paths = tuple(p for p in writable if p not in existing)
         lists = (("tmpfs", paths),) if paths else ()
         return Plan(lists=lists, scalars=(("read_only", "true"),), keys=("read_only", "tmpfs"))
 

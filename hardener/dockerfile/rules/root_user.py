@@ -75,7 +75,7 @@ class RootUser(Rule):
         stage = document.final_stage
         user, setter = users.inherited_user(stage)
         ref = stage.root_image
-        profile = profile_for(ref) if ref is not None and not ref.is_scratch else None
+        profile = profile_for(ref, context.config.image_entries) if ref is not None and not ref.is_scratch else None
         if user is not None:
             if not users.is_root(user) or "$" in user:
                 return

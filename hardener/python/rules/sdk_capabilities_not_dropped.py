@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
+from hardener.policy import capabilities_to_add
 from hardener.python.fixes import image_name, is_true, list_values, plan_edits
 from hardener.rules.base import Example, Rule
 
@@ -41,15 +41,15 @@ class SdkCapabilitiesNotDropped(Rule):
             if dropped is None or "ALL" in [str(v).upper() for v in dropped]:
                 continue
             image = image_name(call)
-            needs = runtime_needs(image, config.image_capabilities)
+            cap_add = capabilities_to_add(image, config)
             message = f"containers.{call.method}() keeps Docker's default capabilities"
-            if needs is None and not config.drop_capabilities_of_unknown_images:
+            if cap_add is None:
                 what = f"image `{image}`" if image else "the image (not a literal)"
                 yield self.finding(call.line, message, fix_unavailable=f"the capabilities {what} needs are unknown")
                 continue
             lists = {"cap_drop": ["ALL"]}
-            if needs is not None and needs.cap_add:
-                lists["cap_add"] = list(needs.cap_add)
+            if cap_add:
+                lists["cap_add"] = list(cap_add)
             edits, reason = plan_edits(document, call, lists=lists)
             yield self.finding(
                 call.line,

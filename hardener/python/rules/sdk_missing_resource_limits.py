@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from hardener.model import Severity, Tier
-from hardener.python.fixes import plan_edits
+from hardener.policy import resource_limits
+from hardener.python.fixes import image_name, plan_edits
 from hardener.rules.base import Example, Rule
 
 _CPU = ("nano_cpus", "cpu_quota", "cpu_count", "cpuset_cpus")
@@ -31,13 +32,14 @@ class SdkMissingResourceLimits(Rule):
     def check(self, document, context):
         config = context.config
         for call in document.calls:
+            limits = resource_limits(image_name(call), config)
             wanted = {}
             if call.keyword("mem_limit") is None:
-                wanted["mem_limit"] = config.memory_limit
+                wanted["mem_limit"] = limits.memory
             if not any(call.keyword(k) is not None for k in _CPU):
-                wanted["nano_cpus"] = int(float(config.cpu_limit) * 1_000_000_000)
+                wanted["nano_cpus"] = limits.nano_cpus
             if call.keyword("pids_limit") is None:
-                wanted["pids_limit"] = config.pids_limit
+                wanted["pids_limit"] = limits.pids
             if not wanted:
                 continue
             edits, reason = plan_edits(document, call, scalars=wanted)

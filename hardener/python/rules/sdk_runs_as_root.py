@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from hardener.images import ImageRef, profile_for, runtime_needs
 from hardener.model import Severity, Tier
+from hardener.policy import non_root_user
 from hardener.python.fixes import image_name, plan_edits
 from hardener.rules.base import Example, Rule
 
@@ -31,16 +31,15 @@ class SdkRunsAsRoot(Rule):
             image = image_name(call)
             if not image or call.keyword("user") is not None:
                 continue
-            needs = runtime_needs(image, context.config.image_capabilities)
-            profile = profile_for(ImageRef.parse(image))
-            if needs is None or needs.user is None or (profile is not None and profile.runs_as_non_root):
+            user = non_root_user(image, context.config)
+            if user is None:
                 continue
-            edits, reason = plan_edits(document, call, scalars={"user": needs.user})
+            edits, reason = plan_edits(document, call, scalars={"user": user})
             yield self.finding(
                 call.line,
-                f"containers.{call.method}() starts `{image}` as root, though it runs as `{needs.user}`",
+                f"containers.{call.method}() starts `{image}` as root, though it runs as `{user}`",
                 edits=edits,
                 fix_unavailable=reason,
-                description=f"set user={needs.user!r}",
+                description=f"set user={user!r}",
                 scope=(call.start, call.end),
             )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from hardener.images import runtime_needs
 from hardener.model import Severity, Tier
+from hardener.policy import writable_paths
 from hardener.python.edits import add_to_dict, literal
 from hardener.python.fixes import image_name, is_true, plan_edits
 from hardener.rules.base import Example, Rule
@@ -32,18 +32,13 @@ class SdkWritableRootFilesystem(Rule):
             if is_true(call, "read_only") or is_true(call, "privileged") or call.keyword("read_only") is not None:
                 continue
             image = image_name(call)
-            needs = runtime_needs(image, context.config.image_capabilities)
+            volumes = literal(call.keyword("volumes").value) if call.keyword("volumes") is not None else {}
+            writable = writable_paths(image, context.config, _targets(volumes))
             message = f"containers.{call.method}() gives the container a writable root file system"
-            if needs is None or needs.writable is None:
+            if writable is None:
                 yield self.finding(call.line, message, fix_unavailable="the paths the image writes are unknown")
                 continue
-            volumes = literal(call.keyword("volumes").value) if call.keyword("volumes") is not None else {}
-            targets = _targets(volumes)
-            paths = [
-                p
-                for p in needs.writable
-                if not any(p == t or p.startswith(t.rstrip("/") + "/") or t.startswith(p + "/") for t in targets)
-            ]
+            paths = list(writable)
             tmpfs = call.keyword("tmpfs")
             scalars = {"read_only": True}
             edits, reason = [], None
