@@ -78,7 +78,9 @@ def check_text(
     return _check_text(text, path=path, config=config, kind=kind)
 
 
-def fix_text(text: str, path: str = "Dockerfile", config: Config | None = None, *, kind: str | None = None) -> FixResult:
+def fix_text(
+    text: str, path: str = "Dockerfile", config: Config | None = None, *, kind: str | None = None
+) -> FixResult:
     """Fix one file's text: safe fixes, and behaviour-changing ones too when `config.unsafe_fixes` is set.
 
     Every fix is verified before it is returned (the result re-parses, a second run changes nothing,
