@@ -3,6 +3,9 @@
 Nothing outside the root (see `hardener.files`) is used: a named path that leads outside it is an
 error, and a link found while walking a folder is followed only to a file inside that folder. A link
 is replaced by its target, so a file is worked on once, under its own name, and the link stays a link.
+
+What git ignores is skipped, with git's meaning: every `.gitignore` from the repository's root down,
+each relative to its own folder, a deeper one over a shallower one, then `.git/info/exclude`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 import stat
 from dataclasses import dataclass
 
-from hardener.files import OUTSIDE, is_inside, root_for
+from hardener.files import OUTSIDE, is_inside, repository_of, root_for
 from hardener.kinds import kind_for, kind_of_name
 from hardener.model import InputError
 
@@ -34,9 +37,12 @@ SKIPPED_FOLDERS = frozenset(
         ".hypothesis",
     }
 )
+# GitHub reads the YAML in these folders of `.github` as its own (workflows, issue and discussion forms):
+# `dockerfile.yml` or `docker-compose-test.yml` there is a workflow, not a Dockerfile or a compose file.
+GITHUB_FOLDERS = frozenset({"workflows", "ISSUE_TEMPLATE", "DISCUSSION_TEMPLATE"})
 # Deeper than any real project; the walk is iterative, this only keeps paths within what the system opens.
 MAX_DEPTH = 100
-MAX_IGNORE_BYTES = 1024 * 1024  # of a .gitignore; more is not a list of patterns anyone wrote
+MAX_IGNORE_BYTES = 1024 * 1024  # of a .gitignore (or .git/info/exclude); more is not a list of patterns anyone wrote
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
@@ -62,7 +68,8 @@ def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[Inpu
             errors.append(InputError("no such file or folder", 0, given))
             continue
         real = os.path.realpath(given)
-        if not is_inside(real, root_for(given)):
+        root = root_for(given)
+        if not is_inside(real, root):
             errors.append(InputError(f"{OUTSIDE}; not read", 0, given))
             continue
         shown = _shown(given, real)
@@ -72,7 +79,7 @@ def discover(paths: list[str], config_for=None) -> tuple[list[Target], list[Inpu
                 config = config_for(os.path.dirname(shown) or ".") if config_for else None
                 targets.append(Target(shown, kind_for(shown, config), explicit=True))
         elif os.path.isdir(real):
-            walked, problems = _walk(shown, real, config_for(shown) if config_for else None)
+            walked, problems = _walk(shown, real, root, config_for(shown) if config_for else None)
             errors.extend(problems)
             if not walked and not problems:
                 errors.append(InputError("no Dockerfiles or compose files found here", 0, given))
@@ -92,35 +99,36 @@ def _shown(given: str, real: str) -> str:
     return real if os.path.isabs(given) else os.path.relpath(real)
 
 
-def _walk(top: str, real_top: str, config) -> tuple[list[tuple[str, str, str]], list[InputError]]:
+def _walk(top: str, real_top: str, root: str, config) -> tuple[list[tuple[str, str, str]], list[InputError]]:
     """(path, kind, resolved path) of matching regular files under top, and problems found on the way.
 
     Iterative, so the depth of the tree cannot exhaust the stack. Names that match but are not
     regular files (FIFOs, devices) are errors: reading a FIFO would block forever.
     """
-    rules = [(top, IgnoreRules(_gitignore_lines(top)))]
-    if config is not None:
-        base = os.path.dirname(config.source) if config.source else top
-        rules.append((base, IgnoreRules(list(config.exclude))))
-    rules = [(base, r) for base, r in rules if r]
+    excluded = None  # the settings' `exclude`, relative to the settings file
+    if config is not None and config.exclude:
+        excluded = (os.path.dirname(config.source) if config.source else top, IgnoreRules(list(config.exclude)))
     found, problems = [], []
-    stack = [(top, 0)]
+    parts, levels = _levels_above(real_top, root)
+    stack = [(top, 0, parts, levels)]
     while stack:
-        folder, depth = stack.pop()
+        folder, depth, parts, levels = stack.pop()
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError:
             continue  # an unreadable folder is skipped, as before
+        levels = _levels_here(folder, depth, entries, parts, levels)
         subfolders = []
         for entry in entries:
             path = os.path.normpath(os.path.join(folder, entry.name))
+            here = (*parts, entry.name)
             if _is_folder(entry):
-                if entry.name not in SKIPPED_FOLDERS and not _ignored(rules, path, True):
-                    subfolders.append(path)
+                if not _skipped_folder(folder, entry.name) and not _ignored(levels, here, excluded, path, True):
+                    subfolders.append((path, here))
                 continue
             kind = kind_of_name(entry.name, config)
-            if kind is None or _ignored(rules, path, False):
+            if kind is None or _ignored(levels, here, excluded, path, False):
                 continue
             if entry.is_symlink():
                 # Follow a link only to a regular file inside the folder being scanned, and name it by that file.
@@ -135,8 +143,80 @@ def _walk(top: str, real_top: str, config) -> tuple[list[tuple[str, str, str]], 
         if subfolders and depth >= MAX_DEPTH:
             problems.append(InputError(f"folders nested more than {MAX_DEPTH} deep; not scanned further", 0, folder))
             continue
-        stack.extend((sub, depth + 1) for sub in reversed(subfolders))
+        stack.extend((sub, depth + 1, here, levels) for sub, here in reversed(subfolders))
     return found, problems
+
+
+def _skipped_folder(folder: str, name: str) -> bool:
+    return name in SKIPPED_FOLDERS or name in GITHUB_FOLDERS and os.path.basename(os.path.abspath(folder)) == ".github"
+
+
+# -- what git ignores ------------------------------------------------------------------------------------
+# A walked path is named by its components from the repository's root (`parts`); each level of patterns
+# is (how many of those components its folder has, its rules), shallowest first, `.git/info/exclude` below all.
+
+
+def _levels_above(real_top: str, root: str) -> tuple[tuple[str, ...], tuple]:
+    """The top's components from its repository's root, and the levels from the folders above it.
+
+    Outside a repository (or one whose root is outside hardener's root) only the folders walked count.
+    """
+    repository = repository_of(real_top)
+    if repository is None or not is_inside(repository, root):
+        return (), ()
+    parts = () if real_top == repository else tuple(os.path.relpath(real_top, repository).split(os.sep))
+    levels = _repository_levels(repository)
+    folder = repository
+    for n in range(len(parts)):
+        levels = _with(levels, n, _pattern_lines(os.path.join(folder, ".gitignore")))
+        folder = os.path.join(folder, parts[n])
+    return parts, levels
+
+
+def _levels_here(folder: str, depth: int, entries, parts: tuple[str, ...], levels: tuple) -> tuple:
+    """The levels that apply inside a walked folder: those above, and its own `.gitignore`.
+
+    A folder below the top that holds `.git` is another repository (a submodule, a checkout inside the
+    checkout): the rules above it do not apply there, and its `.git/info/exclude` does, when `.git` is a folder.
+    Only a `.gitignore` listed as a regular file is opened, so a folder costs no more than its listing.
+    """
+    names = {entry.name: entry for entry in entries}
+    if depth and ".git" in names:
+        levels = _repository_levels(folder, len(parts))
+    own = names.get(".gitignore")
+    if own is not None and _is_file(own):
+        levels = _with(levels, len(parts), _pattern_lines(os.path.join(folder, ".gitignore")))
+    return levels
+
+
+def _repository_levels(repository: str, depth: int = 0) -> tuple:
+    info = os.path.join(repository, ".git", "info")
+    if os.path.realpath(info) != os.path.abspath(info):
+        return ()  # through a link, it may lead out of the repository: not read
+    return _with((), depth, _pattern_lines(os.path.join(info, "exclude")))
+
+
+def _with(levels: tuple, depth: int, lines: list[str]) -> tuple:
+    rules = IgnoreRules(lines)
+    return (*levels, (depth, rules)) if rules else levels
+
+
+def _ignored(levels: tuple, parts: tuple[str, ...], excluded, path: str, is_dir: bool) -> bool:
+    """Whether git ignores the path (the deepest level with a matching pattern decides), or the settings exclude it.
+
+    The folders above were already decided on the way down: nothing below an ignored folder is reached.
+    """
+    for depth, rules in reversed(levels):
+        verdict = rules.verdict(parts[depth:], is_dir)
+        if verdict is not None:
+            if verdict:
+                return True
+            break
+    if excluded is not None:
+        base, rules = excluded
+        rel = os.path.relpath(path, base).replace(os.sep, "/")
+        return not rel.startswith("../") and rules.matches(rel, is_dir)
+    return False
 
 
 def _is_folder(entry) -> bool:
@@ -153,24 +233,17 @@ def _is_file(entry) -> bool:
         return False
 
 
-def _gitignore_lines(root: str) -> list[str]:
-    """The folder's `.gitignore`; like git, not through a link (nor from a FIFO, which would block)."""
+def _pattern_lines(path: str) -> list[str]:
+    """A `.gitignore` (or `.git/info/exclude`); like git, not through a link (nor from a FIFO, which would block)."""
     try:
-        fd = os.open(os.path.join(root, ".gitignore"), os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
     except OSError:
         return []
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             return []
-        return fh.read(MAX_IGNORE_BYTES).decode("utf-8", "replace").splitlines()
-
-
-def _ignored(rules, path: str, is_dir: bool) -> bool:
-    for base, ignore in rules:
-        rel = os.path.relpath(path, base).replace(os.sep, "/")
-        if not rel.startswith("../") and ignore.matches(rel, is_dir):
-            return True
-    return False
+        # git skips a byte-order mark at the start
+        return fh.read(MAX_IGNORE_BYTES).decode("utf-8-sig", "replace").splitlines()
 
 
 # -- gitignore-style patterns ----------------------------------------------------------------------------
@@ -191,11 +264,11 @@ class IgnoreRules:
     def __init__(self, lines: list[str]):
         self.patterns = [p for p in map(_Pattern.parse, lines) if p is not None]
         self._folders: dict[tuple[str, ...], bool] = {}
-        # Most names match no pattern: one expression over every unanchored pattern that ignores says so
-        # at once (each alternative is linear, so the whole is too).
-        by_name = [p.segments[0].__self__.pattern for p in self.patterns if not p.anchored and not p.negated]
+        # Most names match no pattern: one expression over every unanchored pattern says so at once
+        # (each alternative is linear, so the whole is too).
+        by_name = [p.segments[0].__self__.pattern for p in self.patterns if not p.anchored]
         self._maybe = re.compile("|".join(f"(?:{r})" for r in by_name), re.DOTALL).fullmatch if by_name else None
-        self._anchored = any(p.anchored and not p.negated for p in self.patterns)
+        self._anchored = any(p.anchored for p in self.patterns)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -207,19 +280,22 @@ class IgnoreRules:
         for n in range(1, len(parts) + is_dir):
             folder = parts[:n]
             if folder not in self._folders:
-                self._folders[folder] = self._decide(folder, True)
+                self._folders[folder] = self.verdict(folder, True) is True
             if self._folders[folder]:
                 return True
-        return False if is_dir else self._decide(parts, False)
+        return False if is_dir else self.verdict(parts, False) is True
 
-    def _decide(self, parts: tuple[str, ...], is_dir: bool) -> bool:
+    def verdict(self, parts: tuple[str, ...], is_dir: bool) -> bool | None:
+        """What the last pattern matching the path itself says (ignored or re-included), or None if none does.
+
+        The folders above it are not looked at: `matches` does that, and so does a walk on its way down.
+        """
         if not self._anchored and (self._maybe is None or self._maybe(parts[-1]) is None):
-            return False
-        ignored = False
-        for pattern in self.patterns:
-            if pattern.negated == ignored and pattern.matches(parts, is_dir):
-                ignored = not ignored
-        return ignored
+            return None
+        for pattern in reversed(self.patterns):
+            if pattern.matches(parts, is_dir):
+                return not pattern.negated
+        return None
 
 
 class _Pattern:

@@ -7,18 +7,18 @@ from collections import Counter
 from hardener.kinds import FileKind
 from hardener.model import VerificationError
 
+_STEMS = ("compose", "docker-compose")
+_YAML = ("yaml", "yml")
+
 
 class ComposeKind(FileKind):
     name = "compose"
+    # compose.yaml and docker-compose.yml, and their variants as real repositories name them:
+    # compose.prod.yaml, compose-prod.yaml, compose_prod.yaml, prod.compose.yaml (and the same for docker-compose).
     patterns = (
-        "compose.yaml",
-        "compose.yml",
-        "docker-compose.yaml",
-        "docker-compose.yml",
-        "compose.*.yaml",
-        "compose.*.yml",
-        "docker-compose.*.yaml",
-        "docker-compose.*.yml",
+        *(f"{stem}.{ext}" for stem in _STEMS for ext in _YAML),
+        *(f"{stem}{separator}*.{ext}" for stem in _STEMS for separator in ".-_" for ext in _YAML),
+        *(f"*.{stem}.{ext}" for stem in _STEMS for ext in _YAML),
     )
     named_suffixes = (".yaml", ".yml")
     plural = "Compose files"
