@@ -58,10 +58,10 @@ def _anchors(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
         entry[0] += 1
         entry[2] = index
     for index, line in enumerate(b):
-        entry = counts.get(line)
-        if entry is not None:
-            entry[1] += 1
-            entry[3] = index
+        in_a = counts.get(line)
+        if in_a is not None:
+            in_a[1] += 1
+            in_a[3] = index
     pairs = sorted((e[2], e[3]) for e in counts.values() if e[0] == 1 and e[1] == 1)
     # Longest increasing run of j (patience sorting), O(n log n).
     tails: list[int] = []  # j of the last pair of the best run of each length

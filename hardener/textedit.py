@@ -95,7 +95,7 @@ class _TakenRegions:
     ends are sorted too and only the nearest range needs a look.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.points: list[int] = []
         self.starts: list[int] = []
         self.ends: list[int] = []
@@ -202,7 +202,7 @@ class SourceMap:
         """The original file's line for a line of the fixed text (1-based; 0 stays 0: no line)."""
         if fixed_line <= 0 or not self.rounds:
             return fixed_line
-        if self._fixed_index is None:
+        if self._fixed_index is None or self._original_index is None:
             self._fixed_index, self._original_index = LineIndex(self.fixed), LineIndex(self.original)
         fixed_lines = len(self._fixed_index.starts)
         offset = self._fixed_index.line_start(min(fixed_line, fixed_lines))
@@ -214,8 +214,9 @@ class SourceMap:
         for edit in edits:
             start, end = edit.start, edit.end
             for round_map in reversed(self.rounds[:round_number]):
-                start, end = round_map.back_exact(start), round_map.back_exact(end)
-                if start is None or end is None:
+                earlier_start, earlier_end = round_map.back_exact(start), round_map.back_exact(end)
+                if earlier_start is None or earlier_end is None:
                     return ()
+                start, end = earlier_start, earlier_end
             placed.append(Edit(start, end, edit.content))
         return tuple(placed)
