@@ -11,11 +11,21 @@ from hardener.model import VerificationError
 # Instructions fixes may change, add or remove.
 _EDITED_INSTRUCTIONS = frozenset({"RUN", "ADD", "COPY", "USER"})
 _DIGEST_SUFFIX = re.compile(r"@sha256:[0-9a-f]{64}")
+_STEMS = ("dockerfile", "containerfile")
+_OTHER_FILES = "go py js ts rs rb java kt sh ps1 yml yaml toml xml html el".split()
 
 
 class DockerfileKind(FileKind):
     name = "dockerfile"
-    patterns = ("dockerfile", "dockerfile.*", "*.dockerfile", "containerfile", "containerfile.*", "*.containerfile")
+    # Dockerfile and its variants: Dockerfile.prod, Dockerfile-prod, Dockerfile_prod, prod.Dockerfile.
+    patterns = (
+        *_STEMS,
+        *(f"{stem}{separator}*" for stem in _STEMS for separator in ".-_"),
+        *(f"*.{stem}" for stem in _STEMS),
+    )
+    # A dash or underscore variant that ends in another language's extension is that language's file:
+    # dockerfile_test.go, dockerfile-lint.yml, dockerfile_parser.py.
+    not_patterns = tuple(f"{stem}{separator}*.{ext}" for stem in _STEMS for separator in "-_" for ext in _OTHER_FILES)
     plural = "Dockerfiles"
     parsed_with = "with BuildKit's parser"
 
