@@ -29,7 +29,8 @@ class Resolution:
 
     @property
     def multi_arch(self) -> bool:
-        return bool(self.media_type) and ("index" in self.media_type or "manifest.list" in self.media_type)
+        media_type = self.media_type or ""
+        return "index" in media_type or "manifest.list" in media_type
 
 
 @dataclass(frozen=True)

@@ -158,5 +158,5 @@ def _parse_isolated(text: str, path: str) -> None:
     if child.returncode != 0 or not isinstance(answer, dict):
         raise InputError("the Python parser failed on this module", 0, path)
     if answer.get("message"):
-        line = answer.get("line") if isinstance(answer.get("line"), int) else 0
-        raise InputError(f"invalid Python: {answer['message']}", line, path)
+        line = answer.get("line")
+        raise InputError(f"invalid Python: {answer['message']}", line if isinstance(line, int) else 0, path)

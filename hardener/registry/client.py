@@ -504,7 +504,7 @@ def _describe(exc: Exception) -> str:
             return "failed TLS certificate verification (a private CA needs registry-ca-bundle)"
         if isinstance(cause, ssl.SSLError):
             return "failed the TLS handshake"
-        if isinstance(cause, OSError) and cause.errno in errno.errorcode:
+        if isinstance(cause, OSError) and cause.errno is not None and cause.errno in errno.errorcode:
             return f"could not be reached ({errno.errorcode[cause.errno]})"  # ECONNREFUSED, ECONNRESET, ...
         cause = cause.__cause__ or cause.__context__
     text = str(exc).lower()  # httpcore's and the OS's own wording, matched but never shown
