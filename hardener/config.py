@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TypedDict
 
 from hardener.model import InputError
 
@@ -69,8 +71,14 @@ _CHOICES = {"limits_style": ("service", "deploy"), "anchor_fixes": ("per-service
 _DOCKER_MINIMUM_MEMORY = 6 * 1024 * 1024  # the daemon refuses a smaller memory limit
 
 
+def _leading_number(size: str) -> float:
+    digits = re.match(r"[0-9.]+", size)
+    assert digits is not None, "sizes are checked against _MEMORY first: they start with a digit"
+    return float(digits.group())
+
+
 def _bytes(size: str) -> float:
-    number = float(re.match(r"[0-9.]+", size).group())
+    number = _leading_number(size)
     unit = size.lower().rstrip("b")[-1:] if size[-1:].isalpha() else ""
     return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}.get(unit, 1)
 
@@ -165,7 +173,7 @@ def config_from_mapping(data: dict, source: str) -> Config:
                 raise SettingError(key, f"setting {key!r} must be a positive integer", source)
         elif attr == "memory_limit":
             text = str(value) if _is_int(value) or isinstance(value, str) else ""
-            if not _MEMORY.fullmatch(text) or not float(re.match(r"[0-9.]+", text).group()) > 0:
+            if not _MEMORY.fullmatch(text) or not _leading_number(text) > 0:
                 raise SettingError(
                     key, f'setting {key!r} must be a size such as "512m" or "1g" (units b, k, m, g)', source
                 )
@@ -217,9 +225,9 @@ def _read_settings(path: Path) -> str:
 
 
 def _load_toml(path: Path) -> tuple[dict, str]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:
         import tomli as tomllib
     text = _read_settings(path)
     try:
@@ -260,6 +268,13 @@ def _contained_path(value: str, folder: Path, root: str) -> str | None:
     return absolute if inside else None
 
 
+class _CheckedPaths(TypedDict, total=False):
+    digest_lock_file: str
+    registry_ca_bundle: str
+    image_knowledge: str
+    image_entries: tuple
+
+
 def _check_paths(config: Config, path: Path, root: str, text: str, table: str) -> Config:
     """Paths in the settings made absolute (relative ones are relative to the settings file) and checked.
 
@@ -268,7 +283,7 @@ def _check_paths(config: Config, path: Path, root: str, text: str, table: str) -
     readable regular file of PEM certificates.
     """
     folder = path.parent
-    changes = {}
+    changes: _CheckedPaths = {}
 
     def fail(attr: str, message: str):
         key = attr.replace("_", "-")
@@ -342,18 +357,19 @@ def load_config_file(path: Path, root: str | None = None) -> Config | None:
     path = Path(os.path.abspath(path))
     data, text = _load_toml(path)
     table = ""
+    settings: object = data
     if path.name == "pyproject.toml":
         table = "tool.hardener"
         tool = data.get("tool", {})
         if not isinstance(tool, dict):
             raise InputError("`tool` must be a table", _line_of(text, "tool", ""), str(path))
-        data = tool.get("hardener")
-        if data is None:
+        settings = tool.get("hardener")
+        if settings is None:
             return None
-    if not isinstance(data, dict):
+    if not isinstance(settings, dict):
         raise InputError("[tool.hardener] must be a table", _line_of(text, "hardener", "tool"), str(path))
     try:
-        config = config_from_mapping(data, str(path))
+        config = config_from_mapping(settings, str(path))
     except SettingError as exc:
         raise InputError(exc.message, _line_of(text, exc.setting, table), str(path)) from None
     if root is None:
@@ -459,4 +475,3 @@ class ConfigFinder:
                 if config is not None:
                     return config
         return None
-
