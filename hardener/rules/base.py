@@ -9,6 +9,10 @@ from typing import ClassVar
 from hardener.config import Config
 from hardener.model import Finding, Fix, Severity, Tier
 
+# Each rule's page, generated from its class by `python -m hardener.rules.docs`, and where it is read online.
+RULE_DOCS_FOLDER = "docs/rules"
+RULE_DOCS_URL = "https://github.com/hardener/hardener/blob/main/" + RULE_DOCS_FOLDER
+
 
 @dataclass(frozen=True)
 class Example:
@@ -86,6 +90,16 @@ class Rule:
     @classmethod
     def fix_kind(cls) -> str:
         return cls.tier.value if cls.tier else "report only"
+
+    @classmethod
+    def doc_name(cls) -> str:
+        """The file name of the rule's page in the rule documentation folder."""
+        return f"{cls.id}.md"
+
+    @classmethod
+    def help_uri(cls) -> str:
+        """Where the rule's page is read online (SARIF `helpUri`)."""
+        return f"{RULE_DOCS_URL}/{cls.doc_name()}"
 
     @classmethod
     def matches(cls, selector: str) -> bool:
