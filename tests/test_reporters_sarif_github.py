@@ -123,6 +123,23 @@ def test_fix_diff_sarif_validates_and_carries_the_remaining_fixes(tmp_path, run_
     assert (tmp_path / "Dockerfile").read_text() == DOCKERFILE
 
 
+def test_every_sarif_rule_links_its_generated_page(tmp_path, run_cli, validate):
+    write(tmp_path / "Dockerfile", DOCKERFILE)
+    doc = sarif(run_cli, "check", ".")
+    validate(doc)
+    from hardener.rules import ALL_RULES
+    from hardener.rules.docs import pages
+
+    generated = pages()
+    page_url = "https://github.com/hardener/hardener/blob/main/docs/rules/"
+    for descriptor, rule in zip(doc["runs"][0]["tool"]["driver"]["rules"], ALL_RULES, strict=True):
+        uri = descriptor["helpUri"]
+        assert uri == page_url + f"{rule.id}.md" == rule.help_uri()
+        page = uri.removeprefix(page_url)
+        assert page in generated and (ROOT / "docs" / "rules" / page).is_file()
+        assert f"]({uri})" in descriptor["help"]["markdown"]
+
+
 def test_sarif_paths_are_relative_with_forward_slashes(tmp_path, run_cli, validate):
     write(tmp_path / "svc a" / "Dockerfile", DOCKERFILE)
     doc = sarif(run_cli, "check", str(tmp_path / "svc a"))  # given as an absolute path

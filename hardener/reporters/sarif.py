@@ -1,9 +1,9 @@
 """SARIF 2.1.0 output, for GitHub code scanning (`github/codeql-action/upload-sarif`) and other viewers.
 
-One run per document. Every rule is described in `tool.driver.rules`; every finding is a result with a
-location relative to the current directory (`%SRCROOT%`), a line-hash fingerprint that survives lines
-added elsewhere in the file, and, when hardener can fix it, the fix as SARIF `fixes`. No file content
-is copied except a fix's own inserted text.
+One run per document. Every rule is described in `tool.driver.rules`, with a `helpUri` to its page in
+`docs/rules/`; every finding is a result with a location relative to the current directory
+(`%SRCROOT%`), a line-hash fingerprint that survives lines added elsewhere in the file, and, when
+hardener can fix it, the fix as SARIF `fixes`. No file content is copied except a fix's own inserted text.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def rule_descriptor(rule) -> dict:
         f"**{rule.id} {rule.name}**: {rule.summary}\n\n{rule.rationale}\n\n"
         + ("References:\n" + "".join(f"- {r}\n" for r in rule.references) + "\n" if rule.references else "")
         + _fix_tier_text(rule)
+        + f"\n\n[{rule.id} documentation, with examples]({rule.help_uri()})"
     )
     return {
         "id": rule.id,
@@ -68,6 +69,8 @@ def rule_descriptor(rule) -> dict:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.rationale},
         "help": {"text": text, "markdown": markdown},
+        # The rule's generated page (docs/rules/), which code scanning links from the alert.
+        "helpUri": rule.help_uri(),
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {
             "tags": ["security", rule.kind, rule.fix_kind().replace(" ", "-")],
