@@ -12,7 +12,9 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+import sys
 from dataclasses import dataclass
+from typing import TypedDict, cast
 
 from hardener.model import InputError
 
@@ -122,6 +124,22 @@ _FACTS = {
     "data": list,
     "user": str,
 }
+# The facts once read: `_entry` turns tables into a User and lists into tuples.
+ImageFacts = TypedDict(
+    "ImageFacts",
+    {
+        "windows": bool,
+        "runs-as-non-root": bool,
+        "shipped-user": User,
+        "user-tools": str,
+        "starts-as-root": str,
+        "cap-add": tuple[str, ...],
+        "writable": tuple[str, ...],
+        "data": tuple[str, ...],
+        "user": str,
+    },
+    total=False,
+)
 _CONDITIONS = {"images": list, "tags": list, "tag-major-at-least": int, "final": bool, "source": str}
 _NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
 _PATH = re.compile(r"/[^\x00-\x1f\x7f]{0,255}")
@@ -166,9 +184,9 @@ def _pattern(text: str) -> str:
 
 def parse_image_knowledge(text: str, path: str) -> tuple[ImageEntry, ...]:
     """The [[image]] entries of an image knowledge file; InputError naming the entry's line when one is wrong."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:
         import tomli as tomllib
     try:
         data = tomllib.loads(text)
@@ -253,7 +271,7 @@ def shipped_knowledge() -> tuple[ImageEntry, ...]:
     return parse_image_knowledge(files("hardener.data").joinpath("images.toml").read_text("utf-8"), "images.toml")
 
 
-def facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> dict[str, object]:
+def facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> ImageFacts:
     """Each fact from the first entry (the settings' own first) that matches the image and states it."""
     found: dict[str, object] = {}
     for entry in (*extra, *shipped_knowledge()):
@@ -262,7 +280,7 @@ def facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> dict[str, ob
                 found.setdefault(key, value)
             if entry.final:
                 break
-    return found
+    return cast(ImageFacts, found)  # `_entry` checked each fact's key and type
 
 
 def profile_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> ImageProfile | None:
