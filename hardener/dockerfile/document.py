@@ -90,7 +90,7 @@ class Instruction:
     heredocs: tuple
     stage: Stage | None = None
     comments_above: tuple[str, ...] = ()
-    _document: DockerfileDocument | None = field(default=None, repr=False)
+    _document: DockerfileDocument = field(kw_only=True, repr=False)  # the document that parsed it
 
     @cached_property
     def logical(self) -> LogicalText:
@@ -165,7 +165,8 @@ class Stage:
     @property
     def lineage(self) -> list[Stage]:
         """This stage and the stages it builds on, nearest first."""
-        out, stage = [], self
+        out: list[Stage] = []
+        stage: Stage | None = self
         while stage is not None:
             out.append(stage)
             stage = stage.parent
@@ -383,7 +384,7 @@ class DockerfileDocument:
     @cached_property
     def comment_lines(self) -> list[str]:
         """Comment lines outside instructions that may be file-wide pragmas (each finding reads them all)."""
-        inside = set()
+        inside: set[int] = set()
         for instr in self.instructions:
             inside.update(range(instr.start_line, instr.end_line + 1))
         found = (

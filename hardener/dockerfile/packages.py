@@ -99,13 +99,15 @@ class PackageCommand:
 
 def package_commands(script: Script) -> list[PackageCommand]:
     """The package-manager commands of a script (computed once per script: several rules ask)."""
-    cached = getattr(script, "_package_commands", None)
+    cache = vars(script)  # kept on the script, which declares no field for it
+    cached = cache.get("_package_commands")
     if cached is not None:
         return cached
-    script._package_commands = found = []
+    found: list[PackageCommand] = []
+    cache["_package_commands"] = found
     for command in script.commands:
-        program = command.program
-        manager = MANAGERS.get(program or "")
+        program = command.program or ""
+        manager = MANAGERS.get(program)
         if manager is None:
             continue
         takes_value = _OPTION_ARGUMENTS.get(manager, set())

@@ -11,7 +11,7 @@ _WHOLE_VARIABLE = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Z
 
 
 def pin_targets(document) -> list[PinTarget]:
-    targets: list[PinTarget] = []
+    targets: list[PinTarget | None] = []  # None: a scratch image, nothing to pin
     stage_names = {s.alias.lower() for s in document.stages if s.alias}
     for stage in document.stages:
         if stage.parent is None:
