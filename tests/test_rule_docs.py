@@ -6,7 +6,7 @@ import pytest
 
 from hardener.rules import all_rules
 from hardener.rules.base import RULE_DOCS_FOLDER
-from hardener.rules.docs import INDEX, REGENERATE, differences, main, pages
+from hardener.rules.docs import INDEX, REGENERATE, differences, examples_of, main, pages
 
 from .conftest import ROOT
 
@@ -38,14 +38,15 @@ def test_a_page_says_everything_the_class_says(rule):
     source = page.split("| Source | [`", 1)[1].split("`", 1)[0]
     assert (ROOT / source).is_file() and source.endswith(rule.__module__.rsplit(".", 1)[-1] + ".py")
     # Every example is on the page: a fixed one as a diff that turns its before into its after.
-    diffs = _fenced(page, "diff")
-    for example in rule.invalid:
-        if example.after is not None and example.after != example.before:
-            assert (example.before.splitlines(), example.after.splitlines()) in [(_old(d), _new(d)) for d in diffs]
-        else:
-            assert example.before.rstrip("\n") in page
-    for source in rule.valid:
-        assert source.rstrip("\n") in page
+    diffs = [(_old(d), _new(d)) for d in _fenced(page, "diff")]
+    for valid, invalid in examples_of(rule).values():
+        for example in invalid:
+            if example.after is not None and example.after != example.before:
+                assert (example.before.splitlines(), example.after.splitlines()) in diffs
+            else:
+                assert example.before.rstrip("\n") in page
+        for source in valid:
+            assert source.rstrip("\n") in page
 
 
 def _fenced(page: str, language: str) -> list[list[str]]:
@@ -85,3 +86,30 @@ def test_help_uri_names_the_generated_page_on_github():
 
 def test_contributing_names_the_regenerate_command():
     assert f"`{REGENERATE}`" in (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+
+
+def test_a_rule_of_every_kind_shows_its_examples_in_each_kinds_syntax():
+    from hardener.model import Severity
+    from hardener.rules.base import Example, Rule
+
+    class UnusedPragma(Rule):
+        id = "HD990"
+        name = "unused-pragma"
+        kind = "common"
+        summary = "A suppression that silences nothing"
+        severity = Severity.INFO
+        rationale = "A pragma that matches no finding hides the next real one."
+        references = ("hardener",)
+        opt_in = True
+        examples_in = {
+            "dockerfile": (("FROM debian:12\n",), (Example("# hardener: ignore=HD108\nFROM debian:12\n"),)),
+            "compose": ((), (Example("# hardener: ignore=HD201\nservices: {}\n"),)),
+        }
+
+    page = pages([UnusedPragma])["HD990.md"]
+    assert "| Applies to | every kind of file: Dockerfiles, Compose files, Python modules |" in page
+    assert "| Enabled | only when selected" in page
+    dockerfiles, compose = page.split("### Dockerfiles\n", 1)[1].split("### Compose files\n", 1)
+    assert "```dockerfile\n# hardener: ignore=HD108\nFROM debian:12\n```" in dockerfiles
+    assert "#### Not reported\n\n```dockerfile\nFROM debian:12\n```" in dockerfiles
+    assert "```yaml\n# hardener: ignore=HD201\nservices: {}\n```" in compose

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hardener import linediff
-from hardener.kinds import kind_named
+from hardener.kinds import KIND_MODULES, kind_named
 from hardener.reporters.escape import md_fence
-from hardener.rules.base import RULE_DOCS_FOLDER, Rule
+from hardener.rules.base import RULE_DOCS_FOLDER, Example, Rule
 
 REGENERATE = "python -m hardener.rules.docs"
 INDEX = "README.md"
@@ -67,37 +67,62 @@ def _diff(before: str, after: str) -> list[str]:
     return [f"{fence}diff", *lines, fence]
 
 
+def examples_of(rule: type[Rule]) -> dict[str, tuple[tuple[str, ...], tuple[Example, ...]]]:
+    """The rule's (valid, invalid) examples by the kind whose syntax they are in.
+
+    A rule of one kind has its `valid` and `invalid`; a rule of every kind may give examples in several
+    kinds' syntax (`examples_in`).
+    """
+    return dict(getattr(rule, "examples_in", None) or {rule.kind: (rule.valid, rule.invalid)})
+
+
 def _examples(rule: type[Rule]) -> list[str]:
-    language = _LANGUAGES.get(rule.kind, "")
     out = ["## Examples", ""]
-    if not rule.invalid and not rule.valid:
+    by_kind = {kind: examples for kind, examples in examples_of(rule).items() if examples[0] or examples[1]}
+    if not by_kind:
         return [*out, "This rule has no examples of its own.", ""]
-    fixed = [e for e in rule.invalid if e.after is not None and e.after != e.before]
-    reported = [e for e in rule.invalid if e.after is None or e.after == e.before]
-    if fixed:
-        tier = f" ({rule.tier.value} fix)" if rule.tier else ""
-        out += [f"### Reported and fixed{tier}", ""]
-        for example in fixed:
-            out += [*_diff(example.before, example.after), ""]
-    if reported:
-        out += ["### Reported, without a fix" if rule.tier else "### Reported", ""]
-        for example in reported:
-            out += [*_block(example.before, language), ""]
-    if rule.valid:
-        out += ["### Not reported", ""]
-        for source in rule.valid:
-            out += [*_block(source, language), ""]
+    level = "###" if len(by_kind) == 1 else "####"
+    for kind, (valid, invalid) in by_kind.items():
+        language = _LANGUAGES.get(kind, "")
+        if len(by_kind) > 1:
+            out += [f"### {_kind_plural(kind)}", ""]
+        fixed = [e for e in invalid if e.after is not None and e.after != e.before]
+        reported = [e for e in invalid if e.after is None or e.after == e.before]
+        if fixed:
+            tier = f" ({rule.tier.value} fix)" if rule.tier else ""
+            out += [f"{level} Reported and fixed{tier}", ""]
+            for example in fixed:
+                out += [*_diff(example.before, example.after), ""]
+        if reported:
+            out += [f"{level} Reported, without a fix" if rule.tier else f"{level} Reported", ""]
+            for example in reported:
+                out += [*_block(example.before, language), ""]
+        if valid:
+            out += [f"{level} Not reported", ""]
+            for source in valid:
+                out += [*_block(source, language), ""]
     return out
 
 
+def _kind_plural(kind: str) -> str:
+    return kind_named(kind).plural if kind in KIND_MODULES else kind
+
+
+def _applies_to(rule: type[Rule]) -> str:
+    if rule.kind in KIND_MODULES:
+        return f"{_kind_plural(rule.kind)} (kind `{rule.kind}`)"
+    return "every kind of file: " + ", ".join(_kind_plural(kind) for kind in KIND_MODULES)
+
+
 def rule_page(rule: type[Rule]) -> str:
-    kind = kind_named(rule.kind)
     rows = [
-        ("Applies to", f"{kind.plural} (kind `{rule.kind}`)"),
+        ("Applies to", _applies_to(rule)),
         ("Severity", rule.severity.value),
         ("Fix", _fix_text(rule)),
     ]
-    if rule.requires_setting:
+    if getattr(rule, "opt_in", False):
+        rows.append(("Enabled", "only when selected: by id, name, prefix or `ALL`"))
+    elif rule.requires_setting:
         setting = rule.requires_setting.replace("_", "-")
         rows.append(("Enabled", f"only when `{setting}` is set, or when selected by id or name"))
     if rule.pins_images:
