@@ -55,11 +55,16 @@ def _fenced(page: str, language: str) -> list[list[str]]:
 
 
 def _old(diff_lines: list[str]) -> list[str]:
-    return [line[1:] for line in diff_lines if line[:1] in (" ", "-")]
+    return [line[1:] for line in diff_lines if line[:1] in ("", " ", "-")]  # an empty line is empty context
 
 
 def _new(diff_lines: list[str]) -> list[str]:
-    return [line[1:] for line in diff_lines if line[:1] in (" ", "+")]
+    return [line[1:] for line in diff_lines if line[:1] in ("", " ", "+")]
+
+
+def test_pages_have_no_trailing_whitespace():
+    for name, text in pages().items():
+        assert not [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()], name
 
 
 def test_the_regenerate_command_writes_the_pages_and_removes_a_stale_one(tmp_path, capsys):

@@ -60,7 +60,8 @@ def _diff(before: str, after: str) -> list[str]:
     for line in linediff.unified_diff(a, b, "before", "after", n=max(len(a), len(b))):
         if line.startswith(("--- ", "+++ ", "@@ ")):
             continue
-        lines.append(line.rstrip("\r\n"))
+        text = line.rstrip("\r\n")
+        lines.append("" if text == " " else text)  # an empty context line, without trailing whitespace
         if not line.endswith("\n"):
             lines.append("\\ No newline at end of file")
     fence = md_fence("\n".join(lines))
