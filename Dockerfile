@@ -4,7 +4,7 @@
 # Build wheels in a throwaway stage: no compiler, pip cache or source tree reaches the final image.
 FROM python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY hardener ./hardener
 RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[compose,github]'
 

@@ -64,6 +64,8 @@ class FileKind:
     name: ClassVar[str]
     # Base names matched case-insensitively, as fnmatch patterns.
     patterns: ClassVar[tuple[str, ...]]
+    # Names that match `patterns` but are another kind's file, or none (fnmatch, case-insensitive).
+    not_patterns: ClassVar[tuple[str, ...]] = ()
     # Suffixes that make a file named on the command line this kind when no pattern matched it.
     named_suffixes: ClassVar[tuple[str, ...]] = ()
     # How the pull request's description names these files and what re-reads them after a fix:
@@ -137,7 +139,9 @@ def kind_of_name(name: str, config: Config | None = None) -> str | None:
     if lower.endswith(_NOT_SOURCES):
         return None
     for kind in kinds:
-        if any(fnmatch.fnmatchcase(lower, p) for p in kind.patterns):
+        if any(fnmatch.fnmatchcase(lower, p) for p in kind.patterns) and not any(
+            fnmatch.fnmatchcase(lower, p) for p in kind.not_patterns
+        ):
             return kind.name
     return None
 

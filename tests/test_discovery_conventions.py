@@ -91,7 +91,6 @@ OTHER_FILES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="kind_of_name does not read FileKind.not_patterns yet")
 @pytest.mark.parametrize("name", list(OTHER_FILES))
 def test_a_dockerfile_variant_with_another_languages_extension_is_that_languages_file(name):
     assert kind_of_name(name) == OTHER_FILES[name]
