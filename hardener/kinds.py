@@ -43,6 +43,8 @@ _NOT_SOURCES = (
     ".log",
     ".patch",
     ".diff",
+    # BuildKit's ignore file for one Dockerfile (Dockerfile.dockerignore)
+    ".dockerignore",
 )
 
 

@@ -68,6 +68,7 @@ def test_names_are_matched_by_the_kind_that_claims_them():
     assert kinds.kind_of_name("docker-compose.override.yml") == "compose"
     assert kinds.kind_of_name("start.py") == "python"
     assert kinds.kind_of_name("Dockerfile.j2") is None
+    assert kinds.kind_of_name("Dockerfile.dockerignore") is None  # BuildKit's per-Dockerfile ignore file
     assert kinds.kind_for("deploy/stack.yml") == "compose"  # named on the command line: YAML is compose
     assert kinds.kind_for("build/Imagefile") == "dockerfile"
 
