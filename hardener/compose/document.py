@@ -76,7 +76,7 @@ class Node:
     def merge_sources(self) -> list[Node]:
         """Mappings merged in with `<<: *anchor` or `<<: [*a, *b]`."""
         node = self.resolved
-        out = []
+        out: list[Node] = []
         for k, v in node.items if node.kind == "map" else ():
             if k.kind == "scalar" and k.value == MERGE_KEY and k.style is None:
                 values = v.resolved.items if v.resolved.kind == "seq" else [v]
@@ -118,7 +118,8 @@ class Service:
         it learns on the way, so asking every service of a long chain stays linear.
         """
         walked: list[Service] = []
-        service, found = self, None
+        service: Service | None = self
+        found: Node | None = None
         while service is not None:
             if key in service._found:
                 found = service._found[key]
@@ -166,15 +167,17 @@ class ComposeDocument:
             if not _is_yaml_error(exc):
                 raise
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            position = getattr(exc, "position", None)
             if mark is not None:
                 line = mark.line + 1
-            elif isinstance(getattr(exc, "position", None), int):  # a reader error: a character YAML forbids
-                line = self.index.line_of(exc.position)
+            elif isinstance(position, int):  # a reader error: a character YAML forbids
+                line = self.index.line_of(position)
             else:
                 line = 0
             problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
-            if getattr(exc, "character", None) is not None:
-                problem = f"{problem} {exc.character!r}"
+            character = getattr(exc, "character", None)
+            if character is not None:
+                problem = f"{problem} {character!r}"
             raise InputError(f"invalid YAML: {problem}", line, self.path) from None
         documents = [i for i, e in enumerate(events) if type(e).__name__ == "DocumentStartEvent"]
         if not documents:
@@ -312,7 +315,7 @@ class ComposeDocument:
             return []
         services = self.root.get("services")
         if services is None:
-            self._refuse_format_v1()
+            self._refuse_format_v1(self.root)
         if services is None or services.resolved.kind == "scalar" and services.resolved.value in ("", None):
             return []
         if services.resolved.kind != "map":
@@ -335,17 +338,18 @@ class ComposeDocument:
                 service.base = by_name.get(extends.resolved.value)
             elif extends.resolved.kind == "map" and extends.get("file") is None:
                 name = extends.get("service")
-                service.base = by_name.get(name.text_value) if name is not None else None
+                base_name = name.text_value if name is not None else None
+                service.base = by_name.get(base_name) if base_name is not None else None
         _break_extends_cycles(out)
         return out
 
-    def _refuse_format_v1(self) -> None:
+    def _refuse_format_v1(self, root: Node) -> None:
         """Services at the top level (Compose file format v1) would otherwise pass with nothing found.
 
         A v1 service names its `image` or its `build` context; other YAML named on the
         command line (a CI workflow, a Kubernetes manifest) is not mistaken for one.
         """
-        for key, value in self.root.items:
+        for key, value in root.items:
             name = key.value if key.kind == "scalar" else ""
             if name in _TOP_LEVEL_KEYS or name.startswith("x-") or name == MERGE_KEY:
                 continue
@@ -510,7 +514,7 @@ def _break_extends_cycles(services: list[Service]) -> None:
     state: dict[int, bool] = {}  # False: on the chain being walked; True: its chain ends
     for service in services:
         chain: list[Service] = []
-        current = service
+        current: Service | None = service
         while current is not None and id(current) not in state:
             state[id(current)] = False
             chain.append(current)

@@ -146,7 +146,7 @@ def reach(texts, path: str, root: str | None = None) -> Reach:
     folder = os.path.dirname(os.path.abspath(path))
     found = Reach()
     try:
-        pending = [(text, (folder,), path) for text in texts]
+        pending: list[tuple[str, tuple[str, ...], str]] = [(text, (folder,), path) for text in texts]
         seen: set[tuple] = set()
         while pending:
             text, bases, where = pending.pop()
@@ -160,7 +160,7 @@ def reach(texts, path: str, root: str | None = None) -> Reach:
                         continue
                     named = os.path.normpath(os.path.join(base, _interpolated(reference)))
                     inner = named if os.path.isdir(named) else os.path.dirname(named)
-                    inner_bases = (inner,)
+                    inner_bases: tuple[str, ...] = (inner,)
                     if project is not None:  # an included project: its folder, and the .env read there
                         directory = os.path.normpath(os.path.join(base, _interpolated(project))) if project else inner
                         _local(".env", directory, root, "read")

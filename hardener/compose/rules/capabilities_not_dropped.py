@@ -48,7 +48,7 @@ class CapabilitiesNotDropped(Rule):
         cap_add = capabilities_to_add(image(service), config)
         if cap_add is None:
             return Plan()  # needs a finding, but there is nothing known to add
-        lists = (("cap_drop", ("ALL",)),)
+        lists: tuple[tuple[str, tuple[str, ...]], ...] = (("cap_drop", ("ALL",)),)
         if cap_add:
             lists += (("cap_add", cap_add),)
         return Plan(lists=lists, keys=("cap_drop", "cap_add"))

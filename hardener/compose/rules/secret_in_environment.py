@@ -9,7 +9,9 @@ from hardener.secret_names import looks_secret
 
 def _literal(value: str | None) -> bool:
     """A value written in the file, not taken from the environment."""
-    return bool(value) and "$" not in value.replace("$$", "")
+    if not value:
+        return False
+    return "$" not in value.replace("$$", "")
 
 
 def _variable_for(service: str, key: str, taken: dict[str, str], value: str) -> str:
