@@ -19,9 +19,8 @@ import gc
 from hardener.config import Config
 from hardener.kinds import FileKind, kind_for, kind_named
 from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Skip, Tier, VerificationError
-from hardener.rules import selected_rules
-from hardener.rules.base import Context
-from hardener.suppressions import is_suppressed
+from hardener.rules import rules_for, selected_rules
+from hardener.suppressions import SuppressionContext, Suppressions
 from hardener.textedit import EditMap, LineIndex, SourceMap, apply_edits, select_non_overlapping
 
 MAX_ROUNDS = 10
@@ -50,15 +49,30 @@ def _without_cycle_collection(function):
 
 
 def analyse(text: str, path: str, config: Config, kind: str | None = None, digests=None):
-    """Parse and run every selected rule; returns (document, findings)."""
+    """Parse and run every selected rule; returns (document, findings).
+
+    Each finding goes through the file's suppressions, which record the codes that silenced one;
+    rules that read that record (unused suppressions) run after all the others.
+    """
     kind = kind or kind_for(path, config)
     document = kind_named(kind).parse(text, path)
-    context = Context(config, digests or {})
+    rules = selected_rules(config, kind)
+    suppressions = Suppressions(document)
+    context = SuppressionContext(
+        config,
+        digests or {},
+        kind=kind,
+        suppressions=suppressions,
+        kind_rules=rules_for(kind),
+        selected=frozenset(rule.id for rule in rules),
+    )
     findings: list[Finding] = []
-    for rule in selected_rules(config, kind):
-        for finding in rule.check(document, context):
-            if not is_suppressed(document, finding, rule):
-                findings.append(finding.with_path(path))
+    for late in (False, True):
+        for rule in rules:
+            if getattr(rule, "reads_suppressions", False) is late:
+                for finding in rule.check(document, context):
+                    if not suppressions.silence(finding, rule):
+                        findings.append(finding.with_path(path))
     findings.sort(key=lambda f: (f.line, f.column, f.rule))
     return document, findings
 
@@ -130,7 +144,7 @@ def fix_text(
         checks: tuple[str, ...] = ()
         note = None
         if history:
-            file_kind.verify(original_document, document)
+            file_kind.verify(_without_removed_comments(original_document, applied, config, kind), document)
             checks, note = _external_check(file_kind, text, current, path, applied, config)
     except VerificationError as exc:
         return FixResult(
@@ -149,6 +163,18 @@ def fix_text(
         source_map=SourceMap(text, current, history) if history else None,
         checks=(file_kind.parsed_with, *checks) if history else (),
     )
+
+
+def _without_removed_comments(original_document, applied: list[AppliedFix], config: Config, kind: str):
+    """The original as the kind's checks should compare it: less the pragma comments fixes removed on purpose."""
+    editors = {rule.id for rule in rules_for(kind) if getattr(rule, "edits_comments", False)}
+    edits = [edit for fix in applied if fix.rule in editors for edit in fix.edits]
+    if not edits:
+        return original_document
+    try:
+        return kind_named(kind).parse(apply_edits(original_document.text, edits), original_document.path)
+    except InputError as exc:
+        raise VerificationError(f"the file without its unused suppressions does not parse ({exc.message})") from None
 
 
 def _external_check(file_kind: FileKind, original: str, fixed: str, path: str, applied, config: Config):

@@ -4,12 +4,22 @@ import pytest
 
 from hardener.config import Config
 from hardener.engine import check_text, fix_text
-from hardener.rules import ALL_RULES
+from hardener.rules import ALL_RULES, examples_by_kind
 
-VALID = [pytest.param(rule, src, id=f"{rule.id}-valid-{i}") for rule in ALL_RULES for i, src in enumerate(rule.valid)]
-INVALID = [
-    pytest.param(rule, ex, id=f"{rule.id}-invalid-{i}") for rule in ALL_RULES for i, ex in enumerate(rule.invalid)
-]
+
+def _params(which: int, label: str) -> list:
+    """(rule, kind, example) for every example; a rule of every kind has some in each kind's syntax."""
+    params = []
+    for rule in ALL_RULES:
+        examples = examples_by_kind(rule)
+        for kind, pair in examples.items():
+            prefix = f"{rule.id}-{kind}" if len(examples) > 1 else rule.id
+            params += [pytest.param(rule, kind, ex, id=f"{prefix}-{label}-{i}") for i, ex in enumerate(pair[which])]
+    return params
+
+
+VALID = _params(0, "valid")
+INVALID = _params(1, "invalid")
 
 
 PATHS = {"dockerfile": "Dockerfile", "compose": "compose.yaml", "python": "start.py"}
@@ -26,26 +36,26 @@ def only(rule, **kw):
     return Config(select=(rule.id,), **kw)
 
 
-@pytest.mark.parametrize("rule,source", VALID)
-def test_valid_examples_have_no_finding(rule, source):
-    assert check_text(source, PATHS[rule.kind], only(rule)) == []
+@pytest.mark.parametrize("rule,kind,source", VALID)
+def test_valid_examples_have_no_finding(rule, kind, source):
+    assert check_text(source, PATHS[kind], only(rule)) == []
 
 
-@pytest.mark.parametrize("rule,example", INVALID)
-def test_invalid_examples_are_found(rule, example):
-    findings = check_text(example.before, PATHS[rule.kind], only(rule))
+@pytest.mark.parametrize("rule,kind,example", INVALID)
+def test_invalid_examples_are_found(rule, kind, example):
+    findings = check_text(example.before, PATHS[kind], only(rule))
     assert findings and all(f.rule == rule.id for f in findings)
 
 
-@pytest.mark.parametrize("rule,example", INVALID)
-def test_invalid_examples_fix_as_documented(rule, example):
+@pytest.mark.parametrize("rule,kind,example", INVALID)
+def test_invalid_examples_fix_as_documented(rule, kind, example):
     # Each example shows its own rule's fix, behaviour-changing ones included.
     digests = _digests(example)
-    result = fix_text(example.before, PATHS[rule.kind], only(rule, unsafe_fixes=True), digests=digests)
+    result = fix_text(example.before, PATHS[kind], only(rule, unsafe_fixes=True), digests=digests)
     expected = example.before if example.after is None else example.after
     assert result.verification_error is None
     assert result.fixed == expected
-    again = fix_text(result.fixed, PATHS[rule.kind], only(rule, unsafe_fixes=True), digests=digests)
+    again = fix_text(result.fixed, PATHS[kind], only(rule, unsafe_fixes=True), digests=digests)
     assert again.fixed == result.fixed, "a second run must change nothing"
 
 
@@ -75,6 +85,25 @@ def test_every_rule_module_holds_one_rule_of_its_own_kind():
         found = [r for r in ALL_RULES if r.__module__.startswith(kind.rules_package + ".")]
         assert sorted(r.__module__.rsplit(".", 1)[-1] for r in found) == sorted(modules)
         assert {r.kind for r in found} == {kind.name}
+
+
+def test_rules_of_every_kind_join_each_kind_and_show_examples_in_each():
+    import importlib
+    import pkgutil
+
+    from hardener.kinds import KIND_MODULES
+    from hardener.rules import COMMON_RULES_PACKAGE, rules_for
+    from hardener.rules.common import EVERY_KIND
+
+    package = importlib.import_module(COMMON_RULES_PACKAGE)
+    modules = {m.name for m in pkgutil.iter_modules(package.__path__)}
+    common = [r for r in ALL_RULES if r.__module__.startswith(COMMON_RULES_PACKAGE + ".")]
+    assert sorted(r.__module__.rsplit(".", 1)[-1] for r in common) == sorted(modules)
+    for rule in common:
+        assert rule.kind == EVERY_KIND and rule.id.startswith("HD0")
+        assert all(rule in rules_for(kind) for kind in KIND_MODULES)
+        examples = examples_by_kind(rule)
+        assert set(examples) == set(KIND_MODULES) and examples["dockerfile"] == (rule.valid, rule.invalid)
 
 
 def test_rules_are_listed_in_id_order():
