@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
             help="files processed in parallel (default: the number of CPUs; 1 for none)",
         )
         p.add_argument(
+            "--stdin-filename",
+            metavar="PATH",
+            help="with `-` as the path: the name of the file read from standard input (its kind and settings)",
+        )
+        p.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain (2 still on errors)")
+        p.add_argument("--statistics", action="store_true", help="count the findings per rule instead of listing them")
+        p.add_argument("--show-fixes", action="store_true", help="list the fixes, grouped by file and rule")
+        p.add_argument(
             "--offline",
             action="store_true",
             default=os.environ.get("HARDENER_OFFLINE", "") not in ("", "0", "false"),
@@ -69,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     fix = commands.add_parser("fix", help="apply the fixes (safe ones unless --unsafe-fixes)")
     scan_options(fix)
     fix.add_argument("--diff", action="store_true", help="print a unified diff and write nothing")
+    fix.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="exit 1 when a fix was made (or, with --diff, would be), even if no finding remains",
+    )
     rules = commands.add_parser("rules", help="list every rule")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     explain = commands.add_parser("explain", help="explain one rule")
@@ -116,6 +129,15 @@ def _scan(args) -> int:
     if args.ignore:
         overrides["extra_ignore"] = args.ignore
     diff = getattr(args, "diff", False)
+    if args.statistics and args.format not in ("text", "json"):
+        sys.stderr.write("hardener: error: --statistics works with --format text or json\n")
+        return 2
+    if "-" in args.paths and args.paths != ["-"]:
+        sys.stderr.write("hardener: error: `-` (standard input) cannot be named with other paths\n")
+        return 2
+    if args.stdin_filename is not None and args.paths != ["-"]:
+        sys.stderr.write("hardener: error: --stdin-filename needs `-` as the only path\n")
+        return 2
     if args.output is not None:
         # Fail before any file is fixed, not after.
         if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
@@ -124,6 +146,8 @@ def _scan(args) -> int:
         if os.path.islink(args.output):
             sys.stderr.write(f"hardener: error: cannot write {args.output}: it is a symbolic link; not written\n")
             return 2
+    if args.paths == ["-"]:
+        return _scan_stdin(args, overrides, diff)
     report = run(
         args.paths,
         args.command,
@@ -134,6 +158,49 @@ def _scan(args) -> int:
         jobs=args.jobs,
         progress=_progress_bar(),
     )
+    return _report(report, args, diff, sys.stdout)
+
+
+def _scan_stdin(args, overrides: dict, diff: bool) -> int:
+    """`check -` and `fix -`: one file from standard input. `fix -` writes exactly the fixed file to
+    standard output (the input as it was when nothing changed or the input is bad), the report to
+    standard error, so an editor can replace its buffer with what it gets."""
+    from hardener.files import MAX_BYTES
+    from hardener.runner import run_text
+
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    report = run_text(
+        raw,
+        args.stdin_filename or "-",
+        args.command,
+        config_path=args.config,
+        overrides=overrides,
+        offline=args.offline,
+    )
+    if args.command == "check" or diff:
+        return _report(report, args, diff, sys.stdout)
+    outcome = report.files[0] if report.files else None
+    if outcome is None or outcome.error is not None or not outcome.changed:
+        sys.stdout.buffer.write(raw)
+    else:
+        sys.stdout.buffer.write(("\ufeff" if outcome.bom else "").encode() + outcome.fixed.encode("utf-8"))
+    sys.stdout.flush()
+    return _report(report, args, diff, sys.stderr)
+
+
+def _exit_code(report, args, diff: bool) -> int:
+    code = report.exit_code(diff)
+    if code == 2:
+        return code
+    if args.exit_zero:
+        return 0
+    if getattr(args, "exit_non_zero_on_fix", False) and any(o.changed for o in report.files):
+        return 1
+    return code
+
+
+def _report(report, args, diff: bool, stream) -> int:
+    """Render the report in the chosen format to `stream` (or to -o FILE); the run's exit code."""
     if args.format == "json":
         from hardener.reporters import json as reporter
     elif args.format == "sarif":
@@ -142,16 +209,21 @@ def _scan(args) -> int:
         from hardener.reporters import github as reporter
     else:
         from hardener.reporters import text as reporter
+    options = {}
+    if args.statistics:
+        options["statistics"] = True
+    if args.show_fixes and args.format == "text":
+        options["show_fixes"] = True
     if args.output is None:
-        reporter.render(report, diff=diff, out=sys.stdout)
-        return report.exit_code(diff)
+        reporter.render(report, diff=diff, out=stream, **options)
+        return _exit_code(report, args, diff)
     import io
 
     from hardener.files import write_report
     from hardener.model import InputError
 
     out = io.StringIO(newline="")  # the report (a patch, say) is written exactly as rendered
-    reporter.render(report, diff=diff, out=out)
+    reporter.render(report, diff=diff, out=out, **options)
     try:
         # Never through a link (one planted meanwhile included), and all at once. A path inside the
         # repository must stay inside it: a folder link planted in a checkout must not lead the report
@@ -161,7 +233,7 @@ def _scan(args) -> int:
         reason = exc.message.removeprefix("cannot write: ")
         sys.stderr.write(f"hardener: error: cannot write {args.output}: {reason}\n")
         return 2
-    return report.exit_code(diff)
+    return _exit_code(report, args, diff)
 
 
 def _report_root(output: str) -> str:

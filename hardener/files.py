@@ -150,6 +150,17 @@ def read_source(path: str, root: str | None = None) -> SourceFile:
         raise InputError(f"cannot read: {_strerror(exc)}", 0, path) from None
     if len(raw) > MAX_BYTES:
         raise InputError(f"file is over the {MAX_BYTES}-byte limit", 0, path)
+    text, bom = decode_source(raw, path)
+    return SourceFile(path, text, bom, raw, real_root)
+
+
+def decode_source(raw: bytes, path: str) -> tuple[str, bool]:
+    """(text, whether it starts with a UTF-8 byte-order mark) of a source's bytes, or a one-line InputError.
+
+    The text keeps its line endings; the byte-order mark is left out of it.
+    """
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"input is over the {MAX_BYTES}-byte limit", 0, path)
     if not raw.strip():
         raise InputError("empty file", 1 if raw else 0, path)
     if b"\0" in raw:
@@ -161,7 +172,7 @@ def read_source(path: str, root: str | None = None) -> SourceFile:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, path) from None
-    return SourceFile(path, text, bom, raw, real_root)
+    return text, bom
 
 
 # -- writing ------------------------------------------------------------------------------------------

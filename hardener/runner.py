@@ -116,6 +116,49 @@ def run(
     return report
 
 
+def run_text(
+    raw: bytes,
+    path: str,
+    command: str,
+    *,
+    config_path: str | None = None,
+    overrides: dict | None = None,
+    offline: bool = False,
+) -> RunReport:
+    """Check or fix one file given as bytes (standard input), under the name `path`; nothing is written.
+
+    The name picks the kind and the settings (searched from its folder as for a file there; it need not
+    exist) and names the file in every report.
+    """
+    from hardener import engine
+    from hardener.files import SourceFile, decode_source
+    from hardener.kinds import kind_for
+
+    report = RunReport(command)
+    try:
+        finder = ConfigFinder(Path(config_path) if config_path else None)
+        config = finder.for_path(Path(path)).with_overrides(**(overrides or {}))
+    except InputError as exc:
+        report.errors.append(exc)
+        return report
+    target = Target(path, kind_for(path, config), explicit=True)
+    try:
+        text, bom = decode_source(raw, path)
+    except InputError as exc:
+        report.files.append(FileOutcome(target, error=exc))
+        return report
+    if not kind_named(target.kind).is_relevant(text):
+        return report  # not about containers (a Python module that does not import docker)
+    source = SourceFile(path, text, bom, raw)
+    try:
+        digests = _digests([(source, config, None)], lambda _path: config, [path], offline, report, engine)
+    except InputError as exc:
+        report.errors.append(exc)
+        return report
+    report.files.append(_one(target, source, config, command, False, digests, engine))
+    return report
+
+
 # Fix runs hand each changed compose file to Docker Compose (a kind's external check), a program of its own that takes tens of
 # milliseconds: those waits overlap in threads. Everything else costs a few milliseconds a file of
 # Python holding the GIL, where more threads do not help, and worker processes barely pay on two

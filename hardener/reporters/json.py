@@ -34,7 +34,13 @@ def finding_dict(finding, index: LineIndex) -> dict:
     }
 
 
-def render(report, *, diff: bool, out) -> None:
+def render(report, *, diff: bool, out, statistics: bool = False) -> None:
+    if statistics:
+        from hardener.reporters.text import statistics_rows
+
+        # As ruff's --statistics in JSON: one object per rule with its count.
+        out.write(json_text(statistics_rows(report)) + "\n")
+        return
     findings = []
     files = []
     for outcome in report.files:

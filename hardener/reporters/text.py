@@ -54,7 +54,7 @@ def unified_diff(outcome) -> str:
     return "".join(out)
 
 
-def render(report, *, diff: bool, out=None, err=None) -> None:
+def render(report, *, diff: bool, out=None, err=None, statistics: bool = False, show_fixes: bool = False) -> None:
     out = out or sys.stdout
     err = err or sys.stderr
     # With --diff the patch owns stdout, so it can be piped to `git apply`.
@@ -62,6 +62,63 @@ def render(report, *, diff: bool, out=None, err=None) -> None:
     paint = Painter(notes)
     if diff:
         _write_patch(report, out)
+    if statistics:
+        for row in statistics_rows(report):
+            notes.write(inert(_statistics_line(row)) + "\n")
+    else:
+        _write_lines(report, diff, notes, paint)
+    if show_fixes:
+        notes.write(fixes_enumeration(report, diff))
+    for error in report.all_errors:
+        notes.write(f"{paint('error', '1;31')}: {inert(visible(error))}\n")
+    notes.write(summary(report, diff) + "\n")
+
+
+def statistics_rows(report) -> list[dict]:
+    """The findings left, counted per rule, most first (ruff's --statistics)."""
+    rows: dict[str, dict] = {}
+    for finding in report.findings:
+        row = rows.setdefault(finding.rule, {"code": finding.rule, "name": finding.name, "count": 0, "fixable": None})
+        row["count"] += 1
+        if finding.fix is not None:
+            row["fixable"] = finding.fix.tier.value
+    return sorted(rows.values(), key=lambda r: (-r["count"], r["code"]))
+
+
+def _statistics_line(row: dict) -> str:
+    tag = f"  [{row['fixable']} fix]" if row["fixable"] else ""
+    return f"{row['count']:>5}  {visible(row['code'])}  {visible(row['name'])}{tag}"
+
+
+def fixes_enumeration(report, diff: bool) -> str:
+    """The fixes made (or, for check and --diff, to be made), by file and rule, as ruff's --show-fixes lists them."""
+    if report.command == "check":
+        entries = [(f.path, f.rule, f.name) for f in report.findings if f.fix is not None]
+        heading = ""
+    else:
+        entries = [(a.path, a.rule, a.name) for a in report.applied]
+        heading = "Would fix" if diff else "Fixed"
+    if not entries:
+        return "No fixes.\n" if report.command != "check" else "Nothing fixable.\n"
+    counted = _plural(len(entries), "finding")
+    lines = [
+        f"{heading} {counted}:"
+        if heading
+        else f"{counted} with a fix (see --unsafe-fixes for the behaviour-changing ones):"
+    ]
+    by_file: dict[str, dict[tuple[str, str], int]] = {}
+    for path, rule, name in entries:
+        counts = by_file.setdefault(path, {})
+        counts[(rule, name)] = counts.get((rule, name), 0) + 1
+    for path, counts in by_file.items():
+        lines.append(inert(f"- {visible(path)}:"))
+        lines.extend(
+            inert(f"    {n} × {visible(rule)} ({visible(name)})") for (rule, name), n in sorted(counts.items())
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _write_lines(report, diff: bool, notes, paint) -> None:
     for fix in report.applied:
         verb = "would fix" if diff or report.command == "check" else "fixed"
         rule = paint(visible(fix.rule), "1;32")
@@ -71,9 +128,6 @@ def render(report, *, diff: bool, out=None, err=None) -> None:
         )
     for finding in report.findings:
         notes.write(finding_line(finding, paint) + "\n")
-    for error in report.all_errors:
-        notes.write(f"{paint('error', '1;31')}: {inert(visible(error))}\n")
-    notes.write(summary(report, diff) + "\n")
 
 
 def _write_patch(report, out) -> None:
