@@ -313,6 +313,7 @@ def _explain(selector: str) -> int:
         *textwrap.wrap(rule.rationale, 88),
         "",
         "References: " + ", ".join(rule.references),
+        f"Documentation: {rule.help_uri()}",
     ]
     example = next((e for e in rule.invalid if e.after is not None), None)
     if example is not None:

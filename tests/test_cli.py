@@ -223,6 +223,7 @@ def test_rules_and_explain(run_cli):
     assert {r["fix"] for r in listed} == {"safe", "behaviour-changing", "report only"}
     explained = run_cli("explain", "root-user")
     assert "CIS Docker Benchmark v1.6 4.1" in explained.stdout and "+USER" in explained.stdout
+    assert "Documentation: https://github.com/hardener/hardener/blob/main/docs/rules/HD101.md" in explained.stdout
     assert run_cli("explain", "nope").returncode == 2
 
 
