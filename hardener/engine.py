@@ -48,14 +48,15 @@ def _without_cycle_collection(function):
     return run
 
 
-def analyse(text: str, path: str, config: Config, kind: str | None = None, digests=None):
-    """Parse and run every selected rule; returns (document, findings).
+def analyse(text: str, path: str, config: Config, kind: str | None = None, digests=None, document=None):
+    """Parse (unless `document` is `text` already parsed) and run every selected rule; returns (document, findings).
 
     Each finding goes through the file's suppressions, which record the codes that silenced one;
     rules that read that record (unused suppressions) run after all the others.
     """
     kind = kind or kind_for(path, config)
-    document = kind_named(kind).parse(text, path)
+    if document is None:
+        document = kind_named(kind).parse(text, path)
     rules = selected_rules(config, kind)
     suppressions = Suppressions(document)
     context = SuppressionContext(
@@ -79,9 +80,15 @@ def analyse(text: str, path: str, config: Config, kind: str | None = None, diges
 
 @_without_cycle_collection
 def check_text(
-    text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None, digests=None
+    text: str,
+    path: str = "Dockerfile",
+    config: Config | None = None,
+    kind: str | None = None,
+    digests=None,
+    document=None,
 ) -> list[Finding]:
-    return analyse(text, path, config or Config(), kind, digests)[1]
+    """The findings for one file's text; `document`, when given, is the text already parsed."""
+    return analyse(text, path, config or Config(), kind, digests, document)[1]
 
 
 def allowed_tiers(config: Config) -> set[Tier]:
@@ -90,14 +97,20 @@ def allowed_tiers(config: Config) -> set[Tier]:
 
 @_without_cycle_collection
 def fix_text(
-    text: str, path: str = "Dockerfile", config: Config | None = None, kind: str | None = None, digests=None
+    text: str,
+    path: str = "Dockerfile",
+    config: Config | None = None,
+    kind: str | None = None,
+    digests=None,
+    document=None,
 ) -> FixResult:
-    """Fix one file's text. `digests` maps image references to registry answers (see pinning)."""
+    """Fix one file's text. `digests` maps image references to registry answers (see pinning);
+    `document`, when given, is the text already parsed (the first round does not parse it again)."""
     config = config or Config()
     kind = kind or kind_for(path, config)
     file_kind = kind_named(kind)
     tiers = allowed_tiers(config)
-    original_document, findings = analyse(text, path, config, kind, digests)
+    original_document, findings = analyse(text, path, config, kind, digests, document)
     original_findings = findings
     original_index = LineIndex(text)
     current = text
@@ -228,11 +241,20 @@ def _verify_locality(before: str, after: str, edits: list[Edit]) -> None:
 
 def image_references(text: str, path: str, config: Config, kind: str | None = None) -> set[str]:
     """Keys of the image references a run would pin (for the registry pre-pass at the edge)."""
+    return parsed_image_references(text, path, config, kind)[0]
+
+
+def parsed_image_references(text: str, path: str, config: Config, kind: str | None = None):
+    """(keys of the image references a run would pin, the parsed document or None when no rule pins).
+
+    The edge resolves the keys before the run and may hand the document back to `check_text` or
+    `fix_text`, so the file is parsed once.
+    """
     from hardener import pinning
 
     kind = kind or kind_for(path, config)
     if not any(rule.pins_images for rule in selected_rules(config, kind)):
-        return set()
+        return set(), None
     file_kind = kind_named(kind)
     document = file_kind.parse(text, path)
-    return {t.key for t in file_kind.pin_targets(document) if pinning.needs_resolution(t)}
+    return {t.key for t in file_kind.pin_targets(document) if pinning.needs_resolution(t)}, document

@@ -76,6 +76,9 @@ class FileKind:
     parsed_with: ClassVar[str]
     # The kind's own program that checks a fixed file too, if it has one ("Docker Compose").
     external_check_name: ClassVar[str | None] = None
+    # About how many bytes of memory the parsed document of one character of text takes (measured on the
+    # shared corpus): the runner keeps documents from its pinning pre-pass within a budget of this.
+    document_bytes_per_char: ClassVar[int] = 100
     # Files of this kind are about containers only when their content says so (`is_relevant`): one found by
     # walking a folder that cannot be read is skipped rather than reported.
     found_by_content: ClassVar[bool] = False

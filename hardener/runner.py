@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hardener.config import Config, ConfigFinder
 from hardener.discovery import Target, discover
 from hardener.kinds import kind_named
 from hardener.model import AppliedFix, Finding, InputError, Skip
+
+if TYPE_CHECKING:
+    from hardener.files import SourceFile
+    from hardener.pinning import Resolution
+    from hardener.registry.resolve import ResolveStats
 
 
 @dataclass
@@ -36,7 +44,7 @@ class RunReport:
     command: str
     files: list[FileOutcome] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)  # paths that could not be used at all
-    pinning: object = None  # ResolveStats when images were resolved
+    pinning: ResolveStats | None = None  # when images were resolved
 
     @property
     def findings(self) -> list[Finding]:
@@ -62,6 +70,34 @@ class RunReport:
         return 0
 
 
+@dataclass
+class ReadFile:
+    """One discovered file once read: its source and settings, or why it cannot be used."""
+
+    target: Target
+    source: SourceFile | None = None
+    config: Config | None = None
+    error: InputError | None = None
+    document: object = None  # parsed by the pinning pre-pass, kept for the run when the budget allows
+
+    @property
+    def usable(self) -> bool:
+        return self.source is not None and self.config is not None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """What processing one file needs: the file, its settings, the command and the registry's answers."""
+
+    target: Target
+    source: SourceFile
+    config: Config
+    command: str
+    write: bool
+    digests: Mapping[str, Resolution]
+    document: object = None  # the source already parsed, or None to parse it
+
+
 def run(
     paths: list[str],
     command: str,
@@ -74,8 +110,6 @@ def run(
     progress=None,
 ) -> RunReport:
     """`command` is "check" or "fix"; `write` puts fixes on disk (fix without --diff)."""
-    from hardener import engine
-
     report = RunReport(command)
     try:
         finder = ConfigFinder(Path(config_path) if config_path else None)
@@ -93,25 +127,28 @@ def run(
         report.errors.append(exc)
         return report
     report.errors.extend(errors)
-    sources = [_read(target, config_for) for target in targets]
+    files = [_read(target, config_for) for target in targets]
     try:
-        digests = _digests(sources, config_for, paths, offline, report, engine)
+        digests = _digests(files, offline, report)
     except InputError as exc:  # an unusable lock file or CA bundle: one line, exit 2, nothing touched
         report.errors.append(exc)
         return report
-    work = [(t, s, c, command, write, digests) for t, (s, c, e) in zip(targets, sources, strict=True) if s is not None]
-    errors = {id(t): e for t, (s, c, e) in zip(targets, sources, strict=True) if e is not None}
+    work = [
+        WorkItem(f.target, f.source, f.config, command, write, digests[id(f)], f.document)
+        for f in files
+        if f.source is not None and f.config is not None
+    ]
     outcomes = iter(_process_all(work, jobs, progress))
     shared_errors: set[str] = set()  # a bad settings file stops every file below it: said once
-    for target, (source, _config, _error) in zip(targets, sources, strict=True):
-        if id(target) in errors:
-            error = errors[id(target)]
-            if error.path != target.path:
+    for read in files:
+        if read.error is not None:
+            error = read.error
+            if error.path != read.target.path:
                 if str(error) in shared_errors:
                     continue
                 shared_errors.add(str(error))
-            report.files.append(FileOutcome(target, error=error))
-        elif source is not None:
+            report.files.append(FileOutcome(read.target, error=error))
+        elif read.usable:
             report.files.append(next(outcomes))
     return report
 
@@ -130,7 +167,6 @@ def run_text(
     The name picks the kind and the settings (searched from its folder as for a file there; it need not
     exist) and names the file in every report.
     """
-    from hardener import engine
     from hardener.files import SourceFile, decode_source
     from hardener.kinds import kind_for
 
@@ -150,12 +186,13 @@ def run_text(
     if not kind_named(target.kind).is_relevant(text):
         return report  # not about containers (a Python module that does not import docker)
     source = SourceFile(path, text, bom, raw)
+    read = ReadFile(target, source, config)
     try:
-        digests = _digests([(source, config, None)], lambda _path: config, [path], offline, report, engine)
+        digests = _digests([read], offline, report)[id(read)]
     except InputError as exc:
         report.errors.append(exc)
         return report
-    report.files.append(_one(target, source, config, command, False, digests, engine))
+    report.files.append(_process(WorkItem(target, source, config, command, False, digests, read.document)))
     return report
 
 
@@ -168,7 +205,7 @@ def run_text(
 PARALLEL_THRESHOLD = 4  # compose checks a fix run needs before it uses threads
 
 
-def _process_all(work: list, jobs: int | None, progress) -> list[FileOutcome]:
+def _process_all(work: list[WorkItem], jobs: int | None, progress) -> list[FileOutcome]:
     """Process files, the Compose checks of larger fix runs in several threads; results keep the input order."""
     jobs = jobs or os.cpu_count() or 1
     results = []
@@ -188,54 +225,81 @@ def _process_all(work: list, jobs: int | None, progress) -> list[FileOutcome]:
     return results
 
 
-def _waits_on_compose(item) -> bool:
-    target, _source, config, command, _write, _digests = item
-    return command == "fix" and kind_named(target.kind).has_external_check(config)
+def _waits_on_compose(item: WorkItem) -> bool:
+    return item.command == "fix" and kind_named(item.target.kind).has_external_check(item.config)
 
 
-def _process(item) -> FileOutcome:
-    from hardener import engine
-
-    target, source, config, command, write, digests = item
-    return _one(target, source, config, command, write, digests, engine)
-
-
-def _read(target: Target, config_for):
-    """(source, config, error) for one file."""
+def _read(target: Target, config_for) -> ReadFile:
+    """The file's source and settings, or the error that stops it; neither when it is not part of the run."""
     from hardener.files import read_source
 
     try:
         source = read_source(target.path)
         if not kind_named(target.kind).is_relevant(source.text):
-            return None, None, None  # not about containers: not part of the run
-        return source, config_for(target.path), None
+            return ReadFile(target)  # not about containers: not part of the run
+        return ReadFile(target, source, config_for(target.path))
     except InputError as exc:
         if kind_named(target.kind).found_by_content and not target.explicit:
-            return None, None, None  # an unreadable or empty module found by walking is not about containers
+            return ReadFile(target)  # an unreadable or empty module found by walking is not about containers
         exc.path = exc.path or target.path
-        return None, None, exc
+        return ReadFile(target, error=exc)
 
 
-def _digests(sources, config_for, paths, offline: bool, report, engine) -> dict:
-    """Resolve, once for the run, every image reference the pin rules will need."""
-    keys: set[str] = set()
-    if not _could_resolve(config_for(paths[0] if paths else "."), offline):
-        return {}
-    for source, config, error in sources:
-        if source is not None and error is None:
-            try:
-                keys |= engine.image_references(source.text, source.path, config)
-            except InputError:
-                pass  # reported when the file itself is processed
-    if not keys:
-        return {}
-    from hardener.registry.resolve import resolve_references
+def _registry_settings(config: Config) -> tuple:
+    """The settings that decide a registry's answers (their paths are absolute by now): files sharing them
+    share one resolution."""
+    return (
+        config.digest_lock_file,
+        config.insecure_registries,
+        config.registry_ca_bundle,
+        config.digest_cache_ttl,
+    )
 
-    digests, report.pinning = resolve_references(keys, config_for(paths[0] if paths else "."), offline)
+
+# Parsed documents the pinning pre-pass may keep for the run, in estimated bytes of memory: within it
+# each file is parsed once; past it, a file is parsed again rather than every tree held at once.
+DOCUMENT_BUDGET_BYTES = 64 * 1024 * 1024
+
+
+def _digests(files: list[ReadFile], offline: bool, report: RunReport) -> dict[int, Mapping[str, Resolution]]:
+    """Resolve, once for the run, every image reference the pin rules will need, by `id` of each file.
+
+    Each file's references are resolved under its own settings (lock file, CA bundle, insecure
+    registries): files whose registry settings agree are resolved together.
+    """
+    from hardener import engine
+
+    by_settings: dict[tuple, tuple[Config, set[str], list[int]]] = {}
+    budget = DOCUMENT_BUDGET_BYTES
+    for read in files:
+        if read.source is None or read.config is None or not _could_resolve(read.config, offline):
+            continue
+        try:
+            keys, document = engine.parsed_image_references(
+                read.source.text, read.source.path, read.config, read.target.kind
+            )
+        except InputError:
+            continue  # reported when the file itself is processed
+        cost = len(read.source.text) * kind_named(read.target.kind).document_bytes_per_char
+        if document is not None and cost <= budget:
+            read.document, budget = document, budget - cost
+        config, wanted, members = by_settings.setdefault(_registry_settings(read.config), (read.config, set(), []))
+        wanted |= keys
+        members.append(id(read))
+    digests: dict[int, Mapping[str, Resolution]] = defaultdict(dict)
+    for config, wanted, members in by_settings.values():
+        if not wanted:
+            continue
+        from hardener.registry.resolve import resolve_references
+
+        resolved, stats = resolve_references(wanted, config, offline)
+        report.pinning = stats if report.pinning is None else report.pinning.merged(stats)
+        for member in members:
+            digests[member] = resolved
     return digests
 
 
-def _could_resolve(config, offline: bool) -> bool:
+def _could_resolve(config: Config, offline: bool) -> bool:
     """Offline, digests can only come from the cache or a lock file; without either, skip the pre-pass."""
     if not offline:
         return True
@@ -244,18 +308,26 @@ def _could_resolve(config, offline: bool) -> bool:
     return bool(config.digest_lock_file) or (cache_folder() / "digests.json").exists()
 
 
-def _one(target: Target, source, config, command: str, write: bool, digests, engine) -> FileOutcome:
+def _process(item: WorkItem) -> FileOutcome:
+    from hardener import engine
+
+    return _one(item, engine)
+
+
+def _one(item: WorkItem, engine) -> FileOutcome:
     from hardener.files import write_atomic
 
+    target, source, config, digests = item.target, item.source, item.config, item.digests
+    command, write = item.command, item.write
     outcome = FileOutcome(target)
     try:
         outcome.original = outcome.fixed = source.text
         outcome.bom = source.bom
         if command == "check":
-            outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
+            outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests, item.document)
             outcome.skipped = engine.skips_for(outcome.findings, config)
             return outcome
-        result = engine.fix_text(source.text, target.path, config, target.kind, digests)
+        result = engine.fix_text(source.text, target.path, config, target.kind, digests, item.document)
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
         outcome.source_map = result.source_map

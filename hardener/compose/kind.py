@@ -13,6 +13,7 @@ _YAML = ("yaml", "yml")
 
 class ComposeKind(FileKind):
     name = "compose"
+    document_bytes_per_char = 60
     # compose.yaml and docker-compose.yml, and their variants as real repositories name them:
     # compose.prod.yaml, compose-prod.yaml, compose_prod.yaml, prod.compose.yaml (and the same for docker-compose).
     patterns = (

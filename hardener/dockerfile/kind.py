@@ -17,6 +17,7 @@ _OTHER_FILES = "go py js ts rs rb java kt sh ps1 yml yaml toml xml html el".spli
 
 class DockerfileKind(FileKind):
     name = "dockerfile"
+    document_bytes_per_char = 10
     # Dockerfile and its variants: Dockerfile.prod, Dockerfile-prod, Dockerfile_prod, prod.Dockerfile.
     patterns = (
         *_STEMS,

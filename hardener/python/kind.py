@@ -8,6 +8,7 @@ from hardener.model import VerificationError
 
 class PythonKind(FileKind):
     name = "python"
+    document_bytes_per_char = 700  # libcst keeps the whole tree
     patterns = ("*.py",)
     plural = "Python modules"
     parsed_with = "with libcst and Python's compiler"

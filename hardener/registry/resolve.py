@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from hardener.pinning import Resolution
@@ -16,6 +16,10 @@ class ResolveStats:
     from_cache: int = 0
     requests: int = 0
     failed: int = 0
+
+    def merged(self, other: ResolveStats) -> ResolveStats:
+        """Both resolutions' counts together (a run resolves once per set of registry settings)."""
+        return ResolveStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
 def resolve_references(keys: set[str], config, offline: bool) -> tuple[dict[str, Resolution], ResolveStats]:
