@@ -201,14 +201,10 @@ def _exit_code(report, args, diff: bool) -> int:
 
 def _report(report, args, diff: bool, stream) -> int:
     """Render the report in the chosen format to `stream` (or to -o FILE); the run's exit code."""
-    if args.format == "json":
-        from hardener.reporters import json as reporter
-    elif args.format == "sarif":
-        from hardener.reporters import sarif as reporter
-    elif args.format == "github":
-        from hardener.reporters import github as reporter
-    else:
-        from hardener.reporters import text as reporter
+    import importlib
+
+    # One module per format, imported only when chosen: hardener.reporters.text, .json, .sarif, .github.
+    reporter = importlib.import_module(f"hardener.reporters.{args.format}")
     options = {}
     if args.statistics:
         options["statistics"] = True
@@ -315,15 +311,16 @@ def _explain(selector: str) -> int:
         "References: " + ", ".join(rule.references),
         f"Documentation: {rule.help_uri()}",
     ]
-    example = next((e for e in rule.invalid if e.after is not None), None)
+    example = next(((e.before, e.after) for e in rule.invalid if e.after is not None), None)
     if example is not None:
+        before, after = example
         lines += ["", "Example:"]
         import difflib
 
         lines += [
             "  " + line.rstrip("\n")
             for line in difflib.unified_diff(
-                example.before.splitlines(keepends=True), example.after.splitlines(keepends=True), "before", "after"
+                before.splitlines(keepends=True), after.splitlines(keepends=True), "before", "after"
             )
         ]
     sys.stdout.write("\n".join(lines) + "\n")

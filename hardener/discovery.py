@@ -408,7 +408,7 @@ def _char_class(text: str, start: int) -> tuple[str, int] | None:
     negated = i < len(text) and text[i] in "!^"
     if negated:
         i += 1
-    items = []
+    items: list = []
     first = True
     while i < len(text):
         c = text[i]

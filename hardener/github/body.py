@@ -108,6 +108,8 @@ def render_body(report, root_of=lambda path: path, *, held_back=None) -> str:
         closing += ["", "### Behaviour-changing fixes: what to test", ""]
         for rule_id, count in Counter(a.rule for a in risky).items():
             rule = rule_by_selector(rule_id)
+            if rule is None:
+                continue  # an applied fix always names a rule; a rule removed since cannot explain itself
             where = sorted({root_of(a.path) for a in risky if a.rule == rule_id})
             closing.append(
                 f"- **{rule_id} {rule.name}** ({count}, in {', '.join(md_code(w) for w in where[:5])}"

@@ -89,7 +89,9 @@ def proposes_nothing_new(recorded_body: str, pairs) -> bool:
     recorded = FIXES_MARKER.search(recorded_body or "")
     if recorded is None:
         return True
-    now = FIXES_MARKER.search(fixes_marker(pairs)).group(1)
+    made = FIXES_MARKER.search(fixes_marker(pairs))
+    assert made is not None, "fixes_marker writes the marker it is searched for"
+    now = made.group(1)
     if recorded.group(1).startswith("all=") or now.startswith("all="):
         return recorded.group(1) == now
     return set(now.split()) <= set(recorded.group(1).split())
@@ -384,7 +386,8 @@ class _Sync:
         from github import InputGitTreeElement
 
         tree = base_commit.tree
-        batch, size = [], 0
+        batch: list = []
+        size = 0
         for path, (content, mode) in sorted(final.items()):
             if batch and (len(batch) >= TREE_BATCH_ENTRIES or size + len(content) > TREE_BATCH_BYTES):
                 tree = self.repo.create_git_tree(batch, tree)

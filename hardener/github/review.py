@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from hardener import linediff
-from hardener.model import Edit
+from hardener.model import AppliedFix, Edit
 from hardener.reporters.escape import md_fence, md_text
 from hardener.textedit import apply_edits
 
@@ -100,7 +100,7 @@ def line_map(workspace: str, head: str) -> Callable[[int], int | None]:
 class _Placed:
     """One fix and the lines of the original its suggestion replaces (first, last; 1-based)."""
 
-    fix: object
+    fix: AppliedFix
     chosen: tuple[int, int]
 
 
@@ -126,8 +126,9 @@ def _candidates(text: str, starts: list[int], edits) -> list[tuple[int, int]]:
     def line_of(offset: int) -> int:
         return bisect.bisect_right(starts, offset)
 
-    first = last = None
-    points = []
+    first: int | None = None
+    last: int | None = None
+    points: list[int] = []
     for edit in edits:
         at_line_start = edit.start == 0 or text[edit.start - 1] == "\n"
         if edit.start == edit.end and at_line_start and edit.content.endswith("\n"):
@@ -136,7 +137,7 @@ def _candidates(text: str, starts: list[int], edits) -> list[tuple[int, int]]:
         low, high = line_of(edit.start), line_of(max(edit.start, edit.end - 1))
         first = low if first is None else min(first, low)
         last = high if last is None else max(last, high)
-    if first is not None:
+    if first is not None and last is not None:
         # An insertion just above or just below the changed lines is inside their text already.
         first = min([first, *(p for p in points if p <= first)])
         last = max([last, *(p - 1 for p in points if p - 1 >= last)])
@@ -168,8 +169,9 @@ def suggestions_for(
     count = len(text_lines(original))
 
     def fits(first: int, last: int) -> bool:
-        head = [to_head(n) for n in range(first, last + 1)]
-        if any(h is None or h not in allowed for h in head):
+        mapped = [to_head(n) for n in range(first, last + 1)]
+        head = [h for h in mapped if h is not None and h in allowed]
+        if len(head) != len(mapped):
             return False
         if any(b != a + 1 for a, b in pairwise(head)):
             return False
@@ -200,7 +202,8 @@ def suggestions_for(
     for group in groups:
         first = group[0].chosen[0]
         last = max(p.chosen[1] for p in group)
-        if not fits(first, last):
+        head_first, head_last = to_head(first), to_head(last)
+        if head_first is None or head_last is None or not fits(first, last):
             continue
         begin = starts[first - 1]
         end = starts[last] if last < len(starts) else len(original)
@@ -221,8 +224,8 @@ def suggestions_for(
         out.append(
             Suggestion(
                 path,
-                to_head(first),
-                to_head(last),
+                head_first,
+                head_last,
                 replacement,
                 why,
                 replaced=replaced,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from hardener.model import InputError
 from hardener.textedit import LineIndex, detect_eol
@@ -165,11 +166,11 @@ def _dotted(node) -> str | None:
 class _CallFinder:
     """Collects docker SDK container calls; built lazily so libcst loads only when needed."""
 
-    def __new__(cls):
+    def __new__(cls) -> Any:  # a libcst visitor, whose class exists only once libcst is imported
         import libcst as cst
 
         class Finder(cst.CSTVisitor):
-            def __init__(self):
+            def __init__(self) -> None:
                 super().__init__()
                 self.modules: set[str] = set()  # names bound to the docker module
                 self.constructors: set[str] = set()  # names bound to from_env / DockerClient

@@ -81,8 +81,8 @@ def summary_line(report, diff: bool) -> str:
 def render(report, *, diff: bool, out) -> None:
     # The patch is not printed (use --format text or json for it): annotations point at what is left.
     shown = {name: 0 for name in COMMANDS.values()}
-    hidden = {name: [] for name in COMMANDS.values()}
-    lines = []
+    hidden: dict[str, list[str]] = {name: [] for name in COMMANDS.values()}
+    lines: list[str] = []
     for error in report.all_errors:
         if shown["error"] < ANNOTATIONS_PER_LEVEL:
             shown["error"] += 1
@@ -209,7 +209,8 @@ def suggestion_annotations(suggestions, out) -> None:
     Each notice's text is the suggested replacement. Past GitHub's ten notices per step the rest are
     plain log lines, and one notice says how many.
     """
-    lines, rest = [], []
+    lines: list[str] = []
+    rest: list[str] = []
     for suggestion in suggestions:
         rules = ", ".join(suggestion.rules)
         if len(lines) < ANNOTATIONS_PER_LEVEL:

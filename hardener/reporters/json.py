@@ -41,8 +41,8 @@ def render(report, *, diff: bool, out, statistics: bool = False) -> None:
         # As ruff's --statistics in JSON: one object per rule with its count.
         out.write(json_text(statistics_rows(report)) + "\n")
         return
-    findings = []
-    files = []
+    findings: list[dict] = []
+    files: list[dict] = []
     for outcome in report.files:
         index = LineIndex(outcome.fixed)  # findings are located in the text they were found in
         findings.extend(finding_dict(f, index) for f in outcome.findings)

@@ -166,14 +166,14 @@ def document(report) -> dict:
     results = [r for outcome in report.files for r in results_for(outcome, rule_index)]
     notifications = []
     for error in report.all_errors:
-        notification = {"level": "error", "message": {"text": visible(error.message)}}
+        notification: dict[str, object] = {"level": "error", "message": {"text": visible(error.message)}}
         if error.path:
-            physical = {"artifactLocation": artifact_location(error.path)}
+            physical: dict[str, object] = {"artifactLocation": artifact_location(error.path)}
             if error.line:
                 physical["region"] = {"startLine": error.line}
             notification["locations"] = [{"physicalLocation": physical}]
         notifications.append(notification)
-    invocation = {"executionSuccessful": True}
+    invocation: dict[str, object] = {"executionSuccessful": True}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     return {

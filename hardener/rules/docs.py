@@ -87,13 +87,13 @@ def _examples(rule: type[Rule]) -> list[str]:
         language = _LANGUAGES.get(kind, "")
         if len(by_kind) > 1:
             out += [f"### {_kind_plural(kind)}", ""]
-        fixed = [e for e in invalid if e.after is not None and e.after != e.before]
+        fixed = [(e.before, e.after) for e in invalid if e.after is not None and e.after != e.before]
         reported = [e for e in invalid if e.after is None or e.after == e.before]
         if fixed:
             tier = f" ({rule.tier.value} fix)" if rule.tier else ""
             out += [f"{level} Reported and fixed{tier}", ""]
-            for example in fixed:
-                out += [*_diff(example.before, example.after), ""]
+            for before, after in fixed:
+                out += [*_diff(before, after), ""]
         if reported:
             out += [f"{level} Reported, without a fix" if rule.tier else f"{level} Reported", ""]
             for example in reported:
