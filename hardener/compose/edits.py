@@ -168,10 +168,6 @@ def _block_end(document, last_value, last_key) -> int | None:
     return _after_line(document, last_key.end) if last_key is not None else None
 
 
-def replace_node(node, text: str) -> Edit:
-    return Edit(node.start, node.end, text)
-
-
 def _has_content(node) -> bool:
     return not (node.kind == "scalar" and node.style is None and node.value == "")
 

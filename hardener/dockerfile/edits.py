@@ -16,11 +16,6 @@ def insert_after_word(instr, word: Word, text: str) -> Edit | None:
     return None if span is None else Edit.insert(span[1], text)
 
 
-def replace_word(instr, word: Word, text: str) -> Edit | None:
-    span = instr.raw_span(word.start, word.end)
-    return None if span is None else Edit(span[0], span[1], text)
-
-
 def script_end(instr) -> int | None:
     """File offset just past the RUN's last command character."""
     script = instr.script
