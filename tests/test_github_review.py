@@ -101,6 +101,42 @@ def test_a_merge_checkout_puts_suggestions_on_the_heads_lines(github, tmp_path, 
     assert "**HD104 package-cache-left-in-layer**" in comment["body"] and "**HD101 root-user**" in comment["body"]
 
 
+def test_the_review_is_anchored_on_the_head_the_run_read_when_the_branch_moves_meanwhile(
+    github, tmp_path, monkeypatch
+):
+    number, event = open_contributor_pull(github, tmp_path)
+    read_head = github.ref("feature")
+    work = checkout(github, tmp_path, "feature")
+    # The contributor pushes again while the job runs: GitHub would put a review with no commit_id on the new
+    # head, whose lines the suggestions were not made for.
+    github.on("POST", r"/pulls/\d+/reviews$", lambda: github.commit_files("feature", {"NOTES.md": "later\n"}, "notes"))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    code, out, _, _ = run_action(github, work, tmp_path, monkeypatch, mode="review", select="HD103,HD104")
+    assert code == 0, out
+    assert github.ref("feature") != read_head, "the branch moved during the run"
+    [review] = github.reviews
+    assert review["commit_id"] == read_head
+    assert [c["commit_id"] for c in bot_comments(github, review)] == [read_head]
+
+
+def test_a_thread_someone_answered_stays_when_its_lines_shift(github, tmp_path, monkeypatch):
+    number, event = open_contributor_pull(github, tmp_path)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    work = checkout(github, tmp_path, "feature")
+    assert run_action(github, work, tmp_path, monkeypatch, mode="review", select="HD103,HD104")[0] == 0
+    [first] = bot_comments(github)
+    github.reply(first["id"], "Why remove the lists here?")
+    # A line above moves the suggestion down one line; the suggestion itself is the same.
+    head = github.read("feature", "app/Dockerfile")
+    github.commit_files("feature", {"app/Dockerfile": head.replace("FROM debian:12\n", "FROM debian:12\nENV A=1\n")}, "env")
+    work = checkout(github, tmp_path, "feature")
+    code, out, _, _ = run_action(github, work, tmp_path, monkeypatch, mode="review", select="HD103,HD104")
+    assert code == 0, out
+    kept = {c["id"]: c for c in github.review_comments}
+    assert kept[first["id"]]["body"] == first["body"], "the answered thread is neither deleted nor posted again"
+    assert len(github.reviews) == 1 and len(bot_comments(github)) == 1
+
+
 # -- 2. one suggestion per fix ------------------------------------------------------------------------------
 def test_a_fix_on_an_adjacent_existing_line_does_not_hide_the_contributors_suggestion(github, tmp_path, monkeypatch):
     # With every HD1 rule, lines 2-3 get fixes too (merge the update, clean the cache): their change
