@@ -130,7 +130,10 @@ def test_statistics_count_findings_per_rule_most_first(repo, run_cli):
 def test_show_fixes_lists_the_fixes_by_file_and_rule(repo, run_cli):
     (repo / "Dockerfile").write_text("FROM debian:12\nADD a.py /a\nADD b.py /b\n")
     checked = run_cli("check", "--show-fixes", "--select", "HD105", ".", cwd=repo).stdout
-    assert "2 findings with a fix (see --unsafe-fixes for the behaviour-changing ones):\n- Dockerfile:\n    2 × HD105 (add-instead-of-copy)\n" in checked
+    assert (
+        "2 findings with a fix (see --unsafe-fixes for the behaviour-changing ones):\n- Dockerfile:\n    2 × HD105 (add-instead-of-copy)\n"
+        in checked
+    )
     fixed = run_cli("fix", "--show-fixes", "--select", "HD105", ".", cwd=repo).stdout
     assert "Fixed 2 findings:\n- Dockerfile:\n    2 × HD105 (add-instead-of-copy)\n" in fixed
 

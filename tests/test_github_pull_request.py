@@ -329,6 +329,19 @@ def test_the_example_workflows_run_one_job_per_branch_at_a_time():
                 assert concurrency and concurrency["cancel-in-progress"] is False, path.name
 
 
+def test_the_readmes_workflows_are_the_example_files():
+    # The README shows examples/workflows/*.yml: the same workflow, comments aside.
+    readme = (ROOT / "README.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.S)]
+    said_same = re.findall(r"the same file is \[`(examples/workflows/[^`]+)`\]", readme)
+    assert said_same
+    for name in said_same:
+        example = yaml.safe_load((ROOT / name).read_text())
+        shown = [b for b in blocks if isinstance(b, dict) and b.get("name") == example["name"]]
+        assert shown, f"README shows no workflow named {example['name']}"
+        assert shown[0] == example, name
+
+
 # -- 6. annotations on the checked-out lines ----------------------------------------------------
 TWO_STAGES = 'FROM debian:12 AS build\nRUN apt-get update\nRUN apt-get install -y curl\nFROM alpine:3.20\nCMD ["sh"]\n'
 

@@ -101,9 +101,7 @@ def test_a_merge_checkout_puts_suggestions_on_the_heads_lines(github, tmp_path, 
     assert "**HD104 package-cache-left-in-layer**" in comment["body"] and "**HD101 root-user**" in comment["body"]
 
 
-def test_the_review_is_anchored_on_the_head_the_run_read_when_the_branch_moves_meanwhile(
-    github, tmp_path, monkeypatch
-):
+def test_the_review_is_anchored_on_the_head_the_run_read_when_the_branch_moves_meanwhile(github, tmp_path, monkeypatch):
     number, event = open_contributor_pull(github, tmp_path)
     read_head = github.ref("feature")
     work = checkout(github, tmp_path, "feature")
@@ -128,7 +126,9 @@ def test_a_thread_someone_answered_stays_when_its_lines_shift(github, tmp_path, 
     github.reply(first["id"], "Why remove the lists here?")
     # A line above moves the suggestion down one line; the suggestion itself is the same.
     head = github.read("feature", "app/Dockerfile")
-    github.commit_files("feature", {"app/Dockerfile": head.replace("FROM debian:12\n", "FROM debian:12\nENV A=1\n")}, "env")
+    github.commit_files(
+        "feature", {"app/Dockerfile": head.replace("FROM debian:12\n", "FROM debian:12\nENV A=1\n")}, "env"
+    )
     work = checkout(github, tmp_path, "feature")
     code, out, _, _ = run_action(github, work, tmp_path, monkeypatch, mode="review", select="HD103,HD104")
     assert code == 0, out
