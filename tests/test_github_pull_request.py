@@ -482,6 +482,20 @@ def test_the_body_says_docker_compose_checked_a_file_only_when_it_did(github, tm
     assert "with Docker Compose" not in body
 
 
+def test_the_body_does_not_claim_a_compose_check_that_was_skipped(github, tmp_path, monkeypatch):
+    # The check is on, but this file names a file outside the repository, so Compose is not run on it.
+    github.commit_files(
+        "main", {"compose.yaml": "services:\n  web:\n    image: nginx:1.27\n    env_file: ../shared.env\n"}, "env"
+    )
+    work = checkout(github, tmp_path)
+    code, out, outputs, _ = run_action(github, work, tmp_path, monkeypatch)
+    assert code == 0, out
+    assert "compose.yaml" in github.changed_files("main", "hardener/harden")
+    body = github.pulls[int(outputs["pr-number"])]["body"]
+    assert "Compose files as YAML (Docker Compose did not check them)" in body
+    assert "with Docker Compose" not in body
+
+
 def test_a_long_table_is_cut_before_the_guidance(tmp_path):
     from hardener.github.body import GITHUB_BODY_LIMIT, render_body
     from hardener.model import AppliedFix, Tier
