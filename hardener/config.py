@@ -51,7 +51,17 @@ class Config:
     registry_ca_bundle: str | None = None
     digest_cache_ttl: int = 86400
     digest_lock_file: str | None = None
+    # What each file role gets ("fix", "report" or "off"), over the defaults in hardener.evidence.roles,
+    # and roles given to files by pattern, over what hardener reads from their path and name.
+    roles: tuple[tuple[str, str], ...] = ()
+    file_roles: tuple[tuple[str, str], ...] = ()
     source: str | None = None  # the file this came from
+
+    def role_action(self, role: str) -> str:
+        """ "fix", "report" or "off" for files of this role."""
+        from hardener.evidence.roles import DEFAULT_ACTIONS, Role
+
+        return dict(self.roles).get(role) or DEFAULT_ACTIONS[Role(role)]
 
     def with_overrides(self, *, extra_ignore: tuple[str, ...] = (), **changes) -> Config:
         """Command-line options over the file's settings; None leaves a setting alone."""
@@ -203,6 +213,8 @@ def config_from_mapping(data: dict, source: str) -> Config:
                     if not _CAPABILITY.fullmatch(capability):
                         raise SettingError(key, f"setting {key!r}: {_shown(capability)} is not a capability", source)
             value = tuple((k, tuple(c.upper() for c in v)) for k, v in value.items())
+        elif attr in ("roles", "file_roles"):
+            value = _check_roles(key, value, source, attr == "roles")
         elif attr == "user_name":
             if not isinstance(value, str) or not _USER_NAME.fullmatch(value):
                 raise SettingError(
@@ -210,6 +222,26 @@ def config_from_mapping(data: dict, source: str) -> Config:
                 )
         values[attr] = value
     return Config(source=source, **values)
+
+
+def _check_roles(key: str, value, source: str, actions: bool) -> tuple[tuple[str, str], ...]:
+    """`roles = {development = "report"}` (role = action) or `file-roles = {"deploy/*" = "production"}`."""
+    from hardener.evidence.roles import ACTIONS, Role
+
+    roles = tuple(r.value for r in Role)
+    if not isinstance(value, dict):
+        raise SettingError(key, f"setting {key!r} must be a table", source)
+    out = []
+    for name, choice in value.items():
+        if actions and name not in roles:
+            raise SettingError(key, f"setting {key!r}: {_shown(name)} is not a role ({', '.join(roles)})", source)
+        if not actions and (not isinstance(name, str) or not name.strip() or _CONTROL.search(name)):
+            raise SettingError(key, f"setting {key!r}: {_shown(name)} is not a path pattern", source)
+        allowed = ACTIONS if actions else roles
+        if choice not in allowed:
+            raise SettingError(key, f"setting {key!r}: {_shown(name)} must be one of {', '.join(allowed)}", source)
+        out.append((name, choice))
+    return tuple(out)
 
 
 def _read_settings(path: Path) -> str:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import functools
 import gc
+from dataclasses import replace
 
 from hardener.config import Config
+from hardener.evidence.repository import Repository, normalise
+from hardener.evidence.roles import FileRole, role_of
 from hardener.kinds import FileKind, kind_for, kind_named
 from hardener.model import AppliedFix, Edit, Finding, FixResult, InputError, Skip, Tier, VerificationError
 from hardener.rules import rules_for, selected_rules
@@ -48,20 +51,38 @@ def _without_cycle_collection(function):
     return run
 
 
-def analyse(text: str, path: str, config: Config, kind: str | None = None, digests=None, document=None):
+def analyse(
+    text: str,
+    path: str,
+    config: Config,
+    kind: str | None = None,
+    digests=None,
+    document=None,
+    repository: Repository | None = None,
+    repository_path: str | None = None,
+):
     """Parse (unless `document` is `text` already parsed) and run every selected rule; returns (document, findings).
 
     Each finding goes through the file's suppressions, which record the codes that silenced one;
-    rules that read that record (unused suppressions) run after all the others.
+    rules that read that record (unused suppressions) run after all the others. The file's role then
+    decides what its findings may fix (see `hardener.evidence.roles`).
     """
     kind = kind or kind_for(path, config)
     if document is None:
         document = kind_named(kind).parse(text, path)
+    repository = repository if repository is not None else Repository()
+    where = normalise(repository_path if repository_path is not None else path)
+    file_role = role_of(where, repository, config)
+    action = config.role_action(file_role.role.value)
+    if action == "off":
+        return document, []
     rules = selected_rules(config, kind)
     suppressions = Suppressions(document)
     context = SuppressionContext(
         config,
         digests or {},
+        repository,
+        where,
         kind=kind,
         suppressions=suppressions,
         kind_rules=rules_for(kind),
@@ -73,9 +94,21 @@ def analyse(text: str, path: str, config: Config, kind: str | None = None, diges
             if getattr(rule, "reads_suppressions", False) is late:
                 for finding in rule.check(document, context):
                     if not suppressions.silence(finding, rule):
-                        findings.append(finding.with_path(path))
+                        findings.append(_in_role(finding.with_path(path), file_role, action))
     findings.sort(key=lambda f: (f.line, f.column, f.rule))
     return document, findings
+
+
+def _in_role(finding: Finding, file_role: FileRole, action: str) -> Finding:
+    """The finding as the file's role allows: behaviour-changing fixes only where the role's action is "fix"."""
+    role = file_role.role.value
+    if action == "report" and finding.fix is not None and finding.fix.tier is Tier.BEHAVIOUR_CHANGING:
+        reason = (
+            f"{role} file ({file_role.reason}): behaviour-changing fixes apply to production files "
+            f'(settings: roles.{role} = "fix")'
+        )
+        return replace(finding, fix=None, fix_unavailable=reason, role=role)
+    return replace(finding, role=role)
 
 
 @_without_cycle_collection
@@ -86,9 +119,15 @@ def check_text(
     kind: str | None = None,
     digests=None,
     document=None,
+    repository: Repository | None = None,
+    repository_path: str | None = None,
 ) -> list[Finding]:
-    """The findings for one file's text; `document`, when given, is the text already parsed."""
-    return analyse(text, path, config or Config(), kind, digests, document)[1]
+    """The findings for one file's text; `document`, when given, is the text already parsed.
+
+    `repository` holds the other files of the repository the decisions read (entrypoint scripts, the
+    builds that use an image), `repository_path` the file's path in it (default: `path`).
+    """
+    return analyse(text, path, config or Config(), kind, digests, document, repository, repository_path)[1]
 
 
 def allowed_tiers(config: Config) -> set[Tier]:
@@ -103,6 +142,8 @@ def fix_text(
     kind: str | None = None,
     digests=None,
     document=None,
+    repository: Repository | None = None,
+    repository_path: str | None = None,
 ) -> FixResult:
     """Fix one file's text. `digests` maps image references to registry answers (see pinning);
     `document`, when given, is the text already parsed (the first round does not parse it again)."""
@@ -110,7 +151,7 @@ def fix_text(
     kind = kind or kind_for(path, config)
     file_kind = kind_named(kind)
     tiers = allowed_tiers(config)
-    original_document, findings = analyse(text, path, config, kind, digests, document)
+    original_document, findings = analyse(text, path, config, kind, digests, document, repository, repository_path)
     original_findings = findings
     original_index = LineIndex(text)
     current = text
@@ -144,12 +185,13 @@ def fix_text(
                             finding.fix.owns,
                             finding.fix.requires,
                             placing.edits_in_original(len(history), finding.fix.edits),
+                            finding.fix.evidence,
                         )
                     )
             history.append(EditMap(edits))
             current = updated
             try:
-                document, findings = analyse(current, path, config, kind, digests)
+                document, findings = analyse(current, path, config, kind, digests, None, repository, repository_path)
             except InputError as exc:
                 raise VerificationError(f"the fixed file does not parse ({exc.message})") from None
         else:

@@ -45,6 +45,8 @@ class Fix:
     owns: tuple[str, ...] = ()
     # Variables the fixed file requires (secrets moved to interpolation).
     requires: tuple[str, ...] = ()
+    # What the fix rests on: the facts read from the repository that make it safe to apply.
+    evidence: tuple[str, ...] = ()
 
     @property
     def span(self) -> tuple[int, int]:
@@ -68,6 +70,10 @@ class Finding:
     # Why a fixable rule offers no fix here (for example an unknown base image).
     fix_unavailable: str | None = None
     path: str = ""
+    # What the decision rests on, in sentences a maintainer can check ("data on a named volume").
+    evidence: tuple[str, ...] = ()
+    # The file's role (production, development, test, ...), set by the engine.
+    role: str = ""
 
     def with_path(self, path: str) -> Finding:
         return replace(self, path=path)
@@ -92,6 +98,7 @@ class AppliedFix:
     # The fix's own edits, placed in the original text (empty when they edit text an earlier fix made):
     # applying just these to the original shows this one fix alone, as a review suggestion does.
     edits: tuple[Edit, ...] = ()
+    evidence: tuple[str, ...] = ()  # what the fix rests on (Fix.evidence)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from hardener.kinds import kind_named
 from hardener.model import AppliedFix, Finding, InputError, Skip
 
 if TYPE_CHECKING:
+    from hardener.evidence.repository import Repository
     from hardener.files import SourceFile
     from hardener.pinning import Resolution
     from hardener.registry.resolve import ResolveStats
@@ -96,6 +97,9 @@ class WorkItem:
     write: bool
     digests: Mapping[str, Resolution]
     document: object = None  # the source already parsed, or None to parse it
+    # The repository the file belongs to, as read for evidence, and the file's path in it.
+    repository: Repository | None = None
+    repository_path: str | None = None
 
 
 def run(
@@ -133,8 +137,9 @@ def run(
     except InputError as exc:  # an unusable lock file or CA bundle: one line, exit 2, nothing touched
         report.errors.append(exc)
         return report
+    evidence = _repositories([f for f in files if f.usable])
     work = [
-        WorkItem(f.target, f.source, f.config, command, write, digests[id(f)], f.document)
+        WorkItem(f.target, f.source, f.config, command, write, digests[id(f)], f.document, *evidence[id(f)])
         for f in files
         if f.source is not None and f.config is not None
     ]
@@ -245,6 +250,24 @@ def _read(target: Target, config_for) -> ReadFile:
         return ReadFile(target, error=exc)
 
 
+def _repositories(files: list[ReadFile]) -> dict[int, tuple[Repository, str]]:
+    """Each file's repository (read once per repository root) and its path there, by `id` of the file."""
+    from hardener.gather import evidence_root, read_repository
+
+    by_root: dict[str, list[tuple[ReadFile, str]]] = defaultdict(list)
+    for read in files:
+        root = evidence_root(read.target.path)
+        relative = os.path.relpath(os.path.realpath(read.target.path), root).replace(os.sep, "/")
+        by_root[root].append((read, relative))
+    out: dict[int, tuple[Repository, str]] = {}
+    for root, members in by_root.items():
+        texts = {relative: read.source.text for read, relative in members if read.source is not None}
+        repository = read_repository(root, texts)
+        for read, relative in members:
+            out[id(read)] = (repository, relative)
+    return out
+
+
 def _registry_settings(config: Config) -> tuple:
     """The settings that decide a registry's answers (their paths are absolute by now): files sharing them
     share one resolution."""
@@ -319,15 +342,18 @@ def _one(item: WorkItem, engine) -> FileOutcome:
 
     target, source, config, digests = item.target, item.source, item.config, item.digests
     command, write = item.command, item.write
+    evidence = (item.repository, item.repository_path)
     outcome = FileOutcome(target)
     try:
         outcome.original = outcome.fixed = source.text
         outcome.bom = source.bom
         if command == "check":
-            outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests, item.document)
+            outcome.findings = engine.check_text(
+                source.text, target.path, config, target.kind, digests, item.document, *evidence
+            )
             outcome.skipped = engine.skips_for(outcome.findings, config)
             return outcome
-        result = engine.fix_text(source.text, target.path, config, target.kind, digests, item.document)
+        result = engine.fix_text(source.text, target.path, config, target.kind, digests, item.document, *evidence)
         outcome.findings, outcome.applied, outcome.skipped = result.findings, result.applied, result.skipped
         outcome.fixed = result.fixed
         outcome.source_map = result.source_map
@@ -341,7 +367,9 @@ def _one(item: WorkItem, engine) -> FileOutcome:
                 # Not written, so nothing was fixed: report the file as it still is.
                 outcome.applied = []
                 outcome.source_map = None
-                outcome.findings = engine.check_text(source.text, target.path, config, target.kind, digests)
+                outcome.findings = engine.check_text(
+                    source.text, target.path, config, target.kind, digests, None, *evidence
+                )
                 raise
             outcome.written = True
     except InputError as exc:

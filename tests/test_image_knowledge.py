@@ -34,9 +34,13 @@ def test_docker_hub_written_out_is_the_same_image():
         ref = ImageRef.parse(text)
         assert (ref.registry, ref.repository, ref.is_official) == ("docker.io", "library/python", True)
     assert ImageRef.parse("docker.io/bitnami/redis:7").repository == "bitnami/redis"
-    fixed = fix_text("FROM docker.io/python:3.12\nCOPY app.py /app/\n", "Dockerfile", UNSAFE)
+    fixed = fix_text(
+        'FROM docker.io/python:3.12\nCOPY app.py /app/\nCMD ["python", "/app/app.py"]\n', "Dockerfile", UNSAFE
+    )
     assert "useradd" in fixed.fixed and "USER 10001:10001" in fixed.fixed
-    assert "useradd" in fix_text("FROM docker.io/library/python:3.12\nCOPY a /a\n", "Dockerfile", UNSAFE).fixed
+    assert (
+        "useradd" in fix_text('FROM docker.io/library/python:3.12\nCOPY a /a\nCMD ["/a"]\n', "Dockerfile", UNSAFE).fixed
+    )
 
 
 def _compose_decision(image: str) -> tuple:

@@ -17,7 +17,9 @@ SCHEMA = ROOT.parent / "shared" / "reference" / "sarif-schema-2.1.0.json"
 PINNED = "@sha256:" + "e" * 64
 SECRET = "s3cr3t-value"
 # Findings at every level, fixes of both tiers, a report-only secret.
-DOCKERFILE = f"FROM debian:12{PINNED}\nENV DB_PASSWORD={SECRET}\nRUN apt-get update\nRUN apt-get install curl\n"
+DOCKERFILE = (
+    f'FROM debian:12{PINNED}\nENV DB_PASSWORD={SECRET}\nRUN apt-get update\nRUN apt-get install curl\nCMD ["curl"]\n'
+)
 COMPOSE = f"services:\n  db:\n    image: postgres:16{PINNED}\n    environment:\n      DB_PASSWORD: {SECRET}\n"
 
 

@@ -36,6 +36,16 @@ def only(rule, **kw):
     return Config(select=(rule.id,), **kw)
 
 
+def _where(example, kind):
+    """(path, repository) an example is read in: its own path and the other files it names, if any."""
+    from hardener.evidence.repository import Repository
+
+    path = example.path or PATHS[kind]
+    files = dict(example.files)
+    files[path] = example.before
+    return path, Repository(files, known=bool(example.files))
+
+
 @pytest.mark.parametrize("rule,kind,source", VALID)
 def test_valid_examples_have_no_finding(rule, kind, source):
     assert check_text(source, PATHS[kind], only(rule)) == []
@@ -43,19 +53,25 @@ def test_valid_examples_have_no_finding(rule, kind, source):
 
 @pytest.mark.parametrize("rule,kind,example", INVALID)
 def test_invalid_examples_are_found(rule, kind, example):
-    findings = check_text(example.before, PATHS[kind], only(rule))
+    path, repository = _where(example, kind)
+    findings = check_text(example.before, path, only(rule, unsafe_fixes=True), repository=repository)
     assert findings and all(f.rule == rule.id for f in findings)
+    if example.reason:
+        said = [f.fix_unavailable or "" for f in findings] + [" ".join(f.evidence) for f in findings]
+        assert any(example.reason in text for text in said), said
 
 
 @pytest.mark.parametrize("rule,kind,example", INVALID)
 def test_invalid_examples_fix_as_documented(rule, kind, example):
     # Each example shows its own rule's fix, behaviour-changing ones included.
     digests = _digests(example)
-    result = fix_text(example.before, PATHS[kind], only(rule, unsafe_fixes=True), digests=digests)
+    path, repository = _where(example, kind)
+    config = only(rule, unsafe_fixes=True)
+    result = fix_text(example.before, path, config, digests=digests, repository=repository)
     expected = example.before if example.after is None else example.after
     assert result.verification_error is None
     assert result.fixed == expected
-    again = fix_text(result.fixed, PATHS[kind], only(rule, unsafe_fixes=True), digests=digests)
+    again = fix_text(result.fixed, path, config, digests=digests, repository=repository)
     assert again.fixed == result.fixed, "a second run must change nothing"
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from hardener.dockerfile.packages import package_commands
+
+if TYPE_CHECKING:
+    from hardener.dockerfile.document import Instruction
 from hardener.dockerfile.shell import PRIVILEGE_WRAPPERS, parse_shell
 
 # Options of useradd/adduser (shadow, Debian and busybox) that take a value.
@@ -255,3 +259,72 @@ def _command_words(instr) -> list[str]:
     if instr.is_json:
         return list(instr.value)
     return instr.args.split()
+
+
+def chowned_user(stage) -> str | None:
+    """A non-root user the stage already hands files to (`chown -R node ...`, `COPY --chown=node`), by name."""
+    for s in stage.lineage:
+        for instr in reversed(s.instructions):
+            for owner in instr.flag("chown") if instr.keyword in ("COPY", "ADD") else ():
+                name = owner.split(":", 1)[0]
+                if name and not is_root(name) and "$" not in name:
+                    return name
+            for script in reversed(scripts_of(instr)):
+                for command in reversed(script.commands):
+                    if command.program != "chown":
+                        continue
+                    words = [w.text for w in command.arguments() if not w.text.startswith("-")]
+                    if words:
+                        name = words[0].split(":", 1)[0].split(".", 1)[0]
+                        if name and not is_root(name) and "$" not in name:
+                            return name
+    return None
+
+
+_DATA_VARIABLE = re.compile(r"(DATA|STORAGE|UPLOAD|MEDIA|STATE|VAR)[A-Z_]*_(DIR|PATH|ROOT|HOME)$|^DATA_?(DIR|PATH)$")
+
+
+def data_paths(stage) -> list[tuple[str, Instruction]]:
+    """(path, instruction) for the folders the stage keeps data in: VOLUME, and ENV such as DATA_DIR."""
+    found: list[tuple[str, Instruction]] = []
+    for s in stage.lineage:
+        for instr in s.instructions:
+            if instr.keyword == "VOLUME":
+                found += [(v, instr) for v in instr.value if v.startswith("/")]
+            elif instr.keyword == "ENV":
+                for name, value in _env_pairs(instr):
+                    if _DATA_VARIABLE.search(name.upper()) and value.startswith("/") and "$" not in value:
+                        found.append((value, instr))
+    return found
+
+
+def _env_pairs(instr) -> list[tuple[str, str]]:
+    values = list(instr.value)
+    if len(values) == 2 and "=" not in values[0]:
+        return [(values[0], values[1])]  # ENV NAME value
+    return [(v.split("=", 1)[0], v.split("=", 1)[1]) for v in values if "=" in v]
+
+
+def owns(stage, path: str, user: str) -> bool:
+    """A RUN or COPY of the stage hands `path` (or a folder above it, recursively) to `user`."""
+    names = {user, user.split(":", 1)[0]}
+    for s in stage.lineage:
+        for instr in s.instructions:
+            if instr.keyword in ("COPY", "ADD") and instr.value:
+                owner = next(iter(instr.flag("chown")), "").split(":", 1)[0]
+                if owner in names and instr.value[-1].rstrip("/") == path.rstrip("/"):
+                    return True
+            for script in scripts_of(instr):
+                for command in script.commands:
+                    if command.program not in ("chown", "install"):
+                        continue
+                    words = [w.text for w in command.arguments()]
+                    recursive = any(w in ("-R", "--recursive") or (w.startswith("-") and "R" in w) for w in words)
+                    if not any(w.split(":", 1)[0].split(".", 1)[0] in names or f"-o{w}" in names for w in words):
+                        if not (command.program == "install" and any(w in names for w in words)):
+                            continue
+                    for w in words:
+                        w = w.rstrip("/")
+                        if w == path.rstrip("/") or (recursive and path.startswith(w + "/")):
+                            return True
+    return False

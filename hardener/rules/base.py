@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from hardener.config import Config
+from hardener.evidence.repository import Repository
 from hardener.model import Finding, Fix, Severity, Tier
 
 # Each rule's page, generated from its class by `python -m hardener.rules.docs`, and where it is read online.
@@ -26,6 +27,12 @@ class Example:
     after: str | None = None
     # Digests the registry would return, for pinning examples: ((reference, digest), ...).
     digests: tuple[tuple[str, str], ...] = ()
+    # Where the file lies in its repository ("" for the kind's usual name at the top), and the other files
+    # of that repository the decision reads: ((path, text), ...), e.g. the entrypoint script.
+    path: str = ""
+    files: tuple[tuple[str, str], ...] = ()
+    # Words the finding's reason (why no fix, or the evidence of the fix) must contain.
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,10 @@ class Context:
     config: Config
     # Registry answers for image references (pinning.reference_key -> Resolution), from the edge.
     digests: Mapping = field(default_factory=dict)
+    # The repository the file belongs to, as read at the edge (evidence.Repository), and the file's
+    # path in it; an empty repository when a text is checked on its own.
+    repository: Repository = field(default_factory=lambda: Repository())
+    path: str = ""
 
 
 class Rule:
@@ -70,11 +81,12 @@ class Rule:
         scope: tuple[int, int] | None = None,
         owns: tuple[str, ...] = (),
         requires: tuple[str, ...] = (),
+        evidence: tuple[str, ...] = (),
     ) -> Finding:
         fix = None
         if edits:
             assert self.tier is not None, f"{self.id} is report-only"
-            fix = Fix(self.tier, tuple(edits), description or self.summary, scope, owns, requires)
+            fix = Fix(self.tier, tuple(edits), description or self.summary, scope, owns, requires, tuple(evidence))
         return Finding(
             rule=self.id,
             name=self.name,
@@ -85,6 +97,7 @@ class Rule:
             end_line=end_line,
             fix=fix,
             fix_unavailable=fix_unavailable,
+            evidence=tuple(evidence),
         )
 
     @classmethod
