@@ -30,10 +30,11 @@ class Config:
     trusted_registries: tuple[str, ...] = ()  # empty: the registry check is off
     user_uid: int = 10001  # for a user hardener creates
     user_name: str = "appuser"
-    # Compose: resource limits hardener adds, and in which style.
-    memory_limit: str = "512m"
-    cpu_limit: str = "0.5"
-    pids_limit: int = 256
+    # Compose and the docker SDK: resource limits hardener adds (None: from the image's class, see
+    # hardener/data/limits.toml), and in which style.
+    memory_limit: str | None = None
+    cpu_limit: str | None = None
+    pids_limit: int | None = None
     limits_style: str = "service"  # or "deploy"; a file that uses deploy: always gets deploy
     # Compose: capabilities images need after cap_drop: [ALL], added to the built-in table.
     image_capabilities: tuple[tuple[str, tuple[str, ...]], ...] = ()

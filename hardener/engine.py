@@ -99,6 +99,12 @@ def analyse(
     return document, findings
 
 
+def file_role(path: str, config: Config, repository: Repository | None = None, repository_path: str | None = None):
+    """The file's role (hardener.evidence.roles.FileRole), as `analyse` decides it."""
+    repository = repository if repository is not None else Repository()
+    return role_of(normalise(repository_path if repository_path is not None else path), repository, config)
+
+
 def _in_role(finding: Finding, file_role: FileRole, action: str) -> Finding:
     """The finding as the file's role allows: behaviour-changing fixes only where the role's action is "fix"."""
     role = file_role.role.value

@@ -46,7 +46,12 @@ def read_repository(root: str, container_files: dict[str, str]) -> Repository:
     present: set[str] = set()
     total = sum(len(t) for t in files.values())
     entries = 0
-    for folder, relative_folder, names in _walk(root):
+    for folder, relative_folder, names, links in _walk(root):
+        for name in links:
+            relative = f"{relative_folder}/{name}" if relative_folder else name
+            present.add(relative)
+            if _named_for_evidence(relative, name):
+                unread.add(relative)
         for name in names:
             entries += 1
             if entries > MAX_ENTRIES:
@@ -69,8 +74,8 @@ def read_repository(root: str, container_files: dict[str, str]) -> Repository:
 
 
 def _walk(root: str):
-    """(folder, its path from the root, its file names) for each folder, iteratively and without following
-    links; deeper than MAX_DEPTH is not read."""
+    """(folder, its path from the root, its file names, its links) for each folder, iteratively and without
+    following links; deeper than MAX_DEPTH is not read."""
     pending = [(root, "", 0)]
     while pending:
         folder, relative, depth = pending.pop()
@@ -79,10 +84,12 @@ def _walk(root: str):
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError:
             continue
-        names = []
+        names, links = [], []
         for entry in entries:
             try:
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_symlink():
+                    links.append(entry.name)  # never followed: reported as not read
+                elif entry.is_dir(follow_symlinks=False):
                     if (
                         depth < MAX_DEPTH
                         and entry.name not in SKIPPED_FOLDERS
@@ -93,7 +100,7 @@ def _walk(root: str):
                     names.append(entry.name)
             except OSError:
                 continue
-        yield folder, relative, names
+        yield folder, relative, names, links
 
 
 def _named_for_evidence(relative: str, name: str) -> bool:

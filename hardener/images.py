@@ -123,6 +123,7 @@ _FACTS = {
     "writable": list,
     "data": list,
     "user": str,
+    "class": str,
 }
 # The facts once read: `_entry` turns tables into a User and lists into tuples.
 ImageFacts = TypedDict(
@@ -134,6 +135,7 @@ ImageFacts = TypedDict(
         "user-tools": str,
         "starts-as-root": str,
         "cap-add": tuple[str, ...],
+        "class": str,
         "writable": tuple[str, ...],
         "data": tuple[str, ...],
         "user": str,
@@ -227,6 +229,8 @@ def _entry(raw: dict, path: str, line: int) -> ImageEntry:
     for key, value in raw.items():
         if key not in _FACTS:
             continue
+        if key == "class" and value not in image_classes():
+            raise fail(f"'class' must be one of {', '.join(sorted(image_classes()))}")
         if key == "user-tools" and value not in _USER_TOOLS:
             raise fail(f"'user-tools' must be one of {', '.join(_USER_TOOLS)}")
         if key in ("user", "starts-as-root") and (not value or _CONTROL.search(value)):
@@ -269,6 +273,46 @@ def shipped_knowledge() -> tuple[ImageEntry, ...]:
     from importlib.resources import files
 
     return parse_image_knowledge(files("hardener.data").joinpath("images.toml").read_text("utf-8"), "images.toml")
+
+
+@dataclass(frozen=True)
+class ImageClass:
+    """Resource limits for a kind of image (databases, JVMs, ...), or why they must be measured instead."""
+
+    name: str
+    source: str
+    memory: str | None = None
+    cpus: str | None = None
+    pids: int | None = None
+    measure: str | None = None  # set instead of limits: why no table value fits
+
+    @property
+    def has_limits(self) -> bool:
+        return self.memory is not None
+
+
+@functools.cache
+def image_classes() -> dict[str, ImageClass]:
+    """hardener's table of limits per image class, `hardener/data/limits.toml`."""
+    from importlib.resources import files
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    data = tomllib.loads(files("hardener.data").joinpath("limits.toml").read_text("utf-8"))
+    return {
+        name: ImageClass(name, raw["source"], raw.get("memory"), raw.get("cpus"), raw.get("pids"), raw.get("measure"))
+        for name, raw in data.items()
+    }
+
+
+def image_class(reference: str | None, extra: tuple[ImageEntry, ...] = ()) -> ImageClass | None:
+    """The class of the image (its `class` fact), or None when hardener does not know it."""
+    if not reference:
+        return None
+    name = facts_for(ImageRef.parse(reference), extra).get("class")
+    return image_classes().get(name) if name else None
 
 
 def facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> ImageFacts:

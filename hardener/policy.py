@@ -69,11 +69,13 @@ def non_root_user(image: str | None, config: Config) -> str | None:
 
 @dataclass(frozen=True)
 class Limits:
-    """The resource limits a container gets: memory in Docker's units, CPUs as a decimal, a pids count."""
+    """The resource limits a container gets: memory in Docker's units, CPUs as a decimal, a pids count,
+    and what they rest on (the image's class, the settings, a floor the repository sets)."""
 
     memory: str
     cpus: str
     pids: int
+    evidence: tuple[str, ...] = ()
 
     @property
     def nano_cpus(self) -> int:
@@ -81,6 +83,96 @@ class Limits:
         return int(float(self.cpus) * 1_000_000_000)
 
 
-def resource_limits(image: str | None, config: Config) -> Limits:
-    """The limits to add where none are set."""
-    return Limits(config.memory_limit, config.cpu_limit, config.pids_limit)
+@dataclass(frozen=True)
+class Floors:
+    """Limits the repository already implies for a container: never write one below them."""
+
+    memory_bytes: float = 0
+    memory_reason: str = ""
+    pids: int = 0
+    pids_reason: str = ""
+
+
+def resource_limits(image: str | None, config: Config, floors: Floors = Floors()) -> tuple[Limits | None, str]:
+    """The limits to add where none are set, or None and why no value can be chosen.
+
+    The settings' `memory-limit`, `cpu-limit` and `pids-limit` come first; the rest come from the image's
+    class (hardener/data/limits.toml). An image of no known class gets no limits: one value for every
+    service is wrong for most of them.
+    """
+    from hardener.images import image_class
+
+    klass = image_class(image, config.image_entries)
+    set_values = (config.memory_limit, config.cpu_limit, config.pids_limit)
+    what = f"`{image}`" if image else "an image built here"
+    if all(v is None for v in set_values):
+        if klass is None:
+            return None, (
+                f"{what} is of no class hardener knows (database, JVM, web server, ...) and its use was not "
+                "measured: set its limits by hand, or `memory-limit`, `cpu-limit` and `pids-limit` in the settings"
+            )
+        if not klass.has_limits:
+            return None, klass.measure or "its needs must be measured"
+    from_class = klass if klass is not None and klass.has_limits else None
+    memory = config.memory_limit or (from_class.memory if from_class else None)
+    cpus = config.cpu_limit or (from_class.cpus if from_class else None)
+    pids = config.pids_limit or (from_class.pids if from_class else None)
+    if memory is None or cpus is None or pids is None:
+        missing = ", ".join(
+            n for n, v in (("memory-limit", memory), ("cpu-limit", cpus), ("pids-limit", pids)) if v is None
+        )
+        return None, f"{what} is of no class hardener knows, and the settings give no {missing}"
+    evidence = []
+    if from_class is not None and any(v is None for v in set_values):
+        evidence.append(f"{what} is a {from_class.name} image: limits from its class ({from_class.source})")
+    if any(v is not None for v in set_values):
+        evidence.append(
+            "limits from the settings ("
+            + ", ".join(
+                f"{n} {v}"
+                for n, v in (
+                    ("memory-limit", config.memory_limit),
+                    ("cpu-limit", config.cpu_limit),
+                    ("pids-limit", config.pids_limit),
+                )
+                if v is not None
+            )
+            + ")"
+        )
+    if floors.memory_bytes and _bytes(memory) < floors.memory_bytes:
+        memory = _size(floors.memory_bytes)
+        evidence.append(f"memory raised to {memory}: {floors.memory_reason}")
+    if floors.pids and pids < floors.pids:
+        pids = floors.pids
+        evidence.append(f"pids raised to {pids}: {floors.pids_reason}")
+    return Limits(memory, str(cpus), int(pids), tuple(evidence)), ""
+
+
+_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _bytes(size: str) -> float:
+    """Docker's size text (512m, 1g, 1.5g, 1024) as bytes."""
+    text = (
+        size.strip().lower().removesuffix("b")
+        if size.strip().lower()[-2:] in ("kb", "mb", "gb")
+        else size.strip().lower()
+    )
+    unit = text[-1:] if text[-1:] in _UNITS else "b"
+    number = text[:-1] if unit != "b" or text.endswith("b") else text
+    try:
+        return float(number) * _UNITS[unit]
+    except ValueError:
+        return 0
+
+
+def _size(count: float) -> str:
+    """Bytes as the smallest whole number of 256 MiB steps, written in m or g."""
+    step = 256 * 1024**2
+    steps = -(-int(count) // step)
+    mib = steps * 256
+    return f"{mib // 1024}g" if mib % 1024 == 0 else f"{mib}m"
+
+
+def parse_size(size: str) -> float:
+    return _bytes(size)

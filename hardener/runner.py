@@ -34,6 +34,7 @@ class FileOutcome:
     bom: bool = False  # the file starts with a UTF-8 byte-order mark
     source_map: object = None  # textedit.SourceMap from `fixed` back to `original`, when fixes changed it
     checks: tuple[str, ...] = ()  # what re-read the fixed text (FixResult.checks)
+    role: object = None  # evidence.roles.FileRole: production, development, test, ...
 
     @property
     def changed(self) -> bool:
@@ -137,7 +138,7 @@ def run(
     except InputError as exc:  # an unusable lock file or CA bundle: one line, exit 2, nothing touched
         report.errors.append(exc)
         return report
-    evidence = _repositories([f for f in files if f.usable])
+    evidence = _repositories([f for f in files if f.usable], paths)
     work = [
         WorkItem(f.target, f.source, f.config, command, write, digests[id(f)], f.document, *evidence[id(f)])
         for f in files
@@ -250,13 +251,20 @@ def _read(target: Target, config_for) -> ReadFile:
         return ReadFile(target, error=exc)
 
 
-def _repositories(files: list[ReadFile]) -> dict[int, tuple[Repository, str]]:
-    """Each file's repository (read once per repository root) and its path there, by `id` of the file."""
+def _repositories(files: list[ReadFile], paths: list[str]) -> dict[int, tuple[Repository, str]]:
+    """Each file's repository (read once per repository root) and its path there, by `id` of the file.
+
+    A file's repository is that of the path named on the command line that holds it: the git repository
+    around it, or the named folder itself.
+    """
+    from hardener.files import is_inside
     from hardener.gather import evidence_root, read_repository
 
+    roots = [evidence_root(path) for path in paths if os.path.lexists(path)]
     by_root: dict[str, list[tuple[ReadFile, str]]] = defaultdict(list)
     for read in files:
-        root = evidence_root(read.target.path)
+        real = os.path.realpath(read.target.path)
+        root = next((r for r in roots if is_inside(real, r)), None) or evidence_root(read.target.path)
         relative = os.path.relpath(os.path.realpath(read.target.path), root).replace(os.sep, "/")
         by_root[root].append((read, relative))
     out: dict[int, tuple[Repository, str]] = {}
@@ -344,6 +352,7 @@ def _one(item: WorkItem, engine) -> FileOutcome:
     command, write = item.command, item.write
     evidence = (item.repository, item.repository_path)
     outcome = FileOutcome(target)
+    outcome.role = engine.file_role(target.path, config, *evidence)
     try:
         outcome.original = outcome.fixed = source.text
         outcome.bom = source.bom

@@ -11,9 +11,12 @@ import pytest
 
 from hardener.compose import validate
 from hardener.config import Config
+
+# These cases are about layout: every service gets the same limits, whatever its image's class.
+LIMITS = {"memory_limit": "512m", "cpu_limit": "0.5", "pids_limit": 256}
 from hardener.engine import check_text, fix_text
 
-UNSAFE = Config(unsafe_fixes=True)
+UNSAFE = Config(**LIMITS, unsafe_fixes=True)
 
 CASES = {
     "anchors and merge keys": (
@@ -118,7 +121,7 @@ def test_already_hardened_file_has_no_finding_and_no_change(tmp_path, compose):
 
 
 def test_safe_fixes_only_by_default(tmp_path, compose):
-    result = checked("services:\n  web:\n    image: nginx:1.27\n", tmp_path, Config())
+    result = checked("services:\n  web:\n    image: nginx:1.27\n", tmp_path, Config(**LIMITS))
     assert (
         result.fixed == "services:\n  web:\n    image: nginx:1.27\n    security_opt:\n      - no-new-privileges:true\n"
     )
@@ -126,7 +129,7 @@ def test_safe_fixes_only_by_default(tmp_path, compose):
 
 def test_existing_limits_are_kept_and_styles_never_mixed(tmp_path, compose):
     text = "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      resources:\n        limits:\n          memory: 1g\n"
-    result = checked(text, tmp_path, Config(unsafe_fixes=True, select=("HD203",)))
+    result = checked(text, tmp_path, Config(**LIMITS, unsafe_fixes=True, select=("HD203",)))
     assert result.fixed == text + "          cpus: 0.5\n          pids: 256\n"
     assert "mem_limit" not in result.fixed
 
@@ -140,25 +143,25 @@ def test_privileged_services_keep_their_capabilities(tmp_path):
 
 def test_unknown_images_get_cap_drop_only_when_configured(tmp_path, compose):
     text = "services:\n  app:\n    image: example/app:1\n"
-    config = Config(unsafe_fixes=True, select=("HD202",))
+    config = Config(**LIMITS, unsafe_fixes=True, select=("HD202",))
     assert fix_text(text, "compose.yaml", config).fixed == text
-    configured = Config(unsafe_fixes=True, select=("HD202",), drop_capabilities_of_unknown_images=True)
+    configured = Config(**LIMITS, unsafe_fixes=True, select=("HD202",), drop_capabilities_of_unknown_images=True)
     assert checked(text, tmp_path, configured).fixed == text + "    cap_drop:\n      - ALL\n"
     from_table = Config(
-        unsafe_fixes=True, select=("HD202",), image_capabilities=(("example/app", ("NET_BIND_SERVICE",)),)
+        **LIMITS, unsafe_fixes=True, select=("HD202",), image_capabilities=(("example/app", ("NET_BIND_SERVICE",)),)
     )
     assert "cap_add:\n      - NET_BIND_SERVICE\n" in checked(text, tmp_path, from_table).fixed
 
 
 def test_services_extending_another_inherit_its_fix(tmp_path, compose):
     text = "services:\n  base:\n    image: nginx:1.27\n  child:\n    extends: base\n    ports: ['8080:80']\n"
-    result = checked(text, tmp_path, Config(select=("HD201",)))
+    result = checked(text, tmp_path, Config(**LIMITS, select=("HD201",)))
     assert result.fixed.count("no-new-privileges") == 1
 
 
 def test_alias_services_and_alias_values_are_left_alone():
     text = "x-web: &web\n  image: nginx:1.27\nx-opts: &opts [label:disable]\nservices:\n  a: *web\n  b:\n    image: nginx:1.27\n    security_opt: *opts\n"
-    result = fix_text(text, "compose.yaml", Config(select=("HD201",)))
+    result = fix_text(text, "compose.yaml", Config(**LIMITS, select=("HD201",)))
     assert result.fixed == text
     reasons = sorted(s.reason for s in result.skipped)
     assert "alias" in reasons[0] and "alias" in reasons[1]
@@ -166,7 +169,7 @@ def test_alias_services_and_alias_values_are_left_alone():
 
 def test_the_same_secret_key_with_different_values_gets_distinct_variables(tmp_path, compose):
     text = "services:\n  a:\n    image: x/a:1\n    environment:\n      API_TOKEN: one\n  b:\n    image: x/b:1\n    environment:\n      API_TOKEN: two\n"
-    result = checked(text, tmp_path, Config(unsafe_fixes=True, select=("HD206",)))
+    result = checked(text, tmp_path, Config(**LIMITS, unsafe_fixes=True, select=("HD206",)))
     assert "${API_TOKEN:?API_TOKEN must be set}" in result.fixed
     assert "${B_API_TOKEN:?B_API_TOKEN must be set}" in result.fixed
     assert "one" not in result.fixed and "two" not in result.fixed
@@ -204,7 +207,7 @@ services:
 
 
 def test_shared_anchor_fixes_go_into_the_anchor_once(tmp_path, compose):
-    config = Config(select=("HD201", "HD203"), unsafe_fixes=True, anchor_fixes="shared")
+    config = Config(**LIMITS, select=("HD201", "HD203"), unsafe_fixes=True, anchor_fixes="shared")
     result = checked(SHARED, tmp_path, config)
     assert result.fixed == SHARED.replace(
         "  restart: always\n",
@@ -212,12 +215,12 @@ def test_shared_anchor_fixes_go_into_the_anchor_once(tmp_path, compose):
         "  restart: always\n  security_opt: [no-new-privileges:true]\n  mem_limit: 512m\n  cpus: 0.5\n  pids_limit: 256\n",
     )
     # Per service (the default), each service gets its own keys and the anchor stays as it was.
-    default = checked(SHARED, tmp_path, Config(select=("HD201",)))
+    default = checked(SHARED, tmp_path, Config(**LIMITS, select=("HD201",)))
     assert default.fixed.count("no-new-privileges") == 2 and default.fixed.startswith("x-app: &app\n  image")
 
 
 def test_shared_anchor_with_users_that_differ_is_fixed_per_service(tmp_path, compose):
     text = SHARED.replace("    ports:", "    security_opt: [no-new-privileges:true]\n    ports:")
-    result = checked(text, tmp_path, Config(select=("HD201",), anchor_fixes="shared"))
+    result = checked(text, tmp_path, Config(**LIMITS, select=("HD201",), anchor_fixes="shared"))
     assert result.fixed.count("no-new-privileges") == 2
     assert "x-app: &app\n  image: nginx:1.27\n  restart: always\nservices" in result.fixed

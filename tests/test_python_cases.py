@@ -5,9 +5,12 @@ import json
 import pytest
 
 from hardener.config import Config
+
+# These cases are about layout: every service gets the same limits, whatever its image's class.
+LIMITS = {"memory_limit": "512m", "cpu_limit": "0.5", "pids_limit": 256}
 from hardener.engine import check_text, fix_text
 
-NNP = Config(select=("HD301",))
+NNP = Config(**LIMITS, select=("HD301",))
 
 
 def compiles(text) -> bool:
@@ -105,7 +108,7 @@ def test_fully_hardened_call_has_no_finding():
         "    mem_limit='256m',\n    nano_cpus=500000000,\n    pids_limit=64,\n    read_only=True,\n    tmpfs={'/tmp': ''},\n"
         "    user='redis',\n)\n"
     )
-    assert check_text(text, "start.py", Config(unsafe_fixes=True)) == []
+    assert check_text(text, "start.py", Config(**LIMITS, unsafe_fixes=True)) == []
 
 
 def test_calls_with_star_kwargs_are_reported_not_changed():
@@ -118,7 +121,7 @@ def test_every_rule_together_and_a_second_run():
     text = (
         "import docker\nclient = docker.from_env()\nclient.containers.run(\n    'postgres:16',\n    detach=True,\n)\n"
     )
-    out = fixed(text, Config(unsafe_fixes=True))
+    out = fixed(text, Config(**LIMITS, unsafe_fixes=True))
     for expected in (
         "security_opt=['no-new-privileges:true']",
         "cap_drop=['ALL']",

@@ -68,6 +68,19 @@ def _pins_images(rule_id: str) -> bool:
     return bool(rule and rule.pins_images)
 
 
+def _declined_behaviour_change(skip) -> bool:
+    """A behaviour-changing rule that chose not to fix, for a reason read from the repository."""
+    from hardener.rules import rule_by_selector
+
+    rule = rule_by_selector(skip.rule) if skip.rule else None
+    return bool(
+        rule is not None
+        and rule.tier is Tier.BEHAVIOUR_CHANGING
+        and not rule.pins_images
+        and "--unsafe-fixes" not in skip.reason
+    )
+
+
 def _listed(items: list[str], limit: int, what: str) -> list[str]:
     """At most `limit` list items, and a line saying how many more there are."""
     shown = items[:limit]
@@ -104,6 +117,37 @@ def render_body(report, root_of=lambda path: path, *, held_back=None) -> str:
         closing += ["", "### Left out of this commit", ""]
         closing += _listed([f"- {md_code(path)}: {md(why)}" for path, why in sorted(held_back.items())], 50, "files")
     risky = [a for a in applied if a.tier is Tier.BEHAVIOUR_CHANGING]
+    if risky:
+        closing += ["", "### Behaviour-changing fixes: the evidence", ""]
+        closing += _listed(
+            [
+                f"- {md_code(f'{root_of(a.path)}:{a.line}')} **{md(a.rule)}** {md(a.description)}"
+                + (": " + "; ".join(md(e) for e in a.evidence) if a.evidence else "")
+                for a in risky
+            ],
+            50,
+            "fixes",
+        )
+    needed = sorted({(root_of(a.path), name) for a in applied for name in a.requires})
+    if needed:
+        closing += ["", "### Before `docker compose up`", ""]
+        closing += _listed(
+            [
+                f"- {md_code(path)} now needs {md_code(name)}: set it in the environment, or in an untracked "
+                "`.env` beside the file (and list it in `.env.example`)"
+                for path, name in needed
+            ],
+            50,
+            "variables",
+        )
+    declined = [s for s in report.skipped if _declined_behaviour_change(s)]
+    if declined:
+        closing += ["", "### Not changed, and why", ""]
+        closing += _listed(
+            [f"- {md_code(f'{root_of(s.path)}:{s.line}')} {md(s.rule)}: {md(s.reason)}" for s in declined],
+            50,
+            "decisions",
+        )
     if risky:
         closing += ["", "### Behaviour-changing fixes: what to test", ""]
         for rule_id, count in Counter(a.rule for a in risky).items():

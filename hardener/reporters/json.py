@@ -31,6 +31,8 @@ def finding_dict(finding, index: LineIndex) -> dict:
         "severity": finding.severity.value,
         "fix": fix,
         "fix_unavailable": finding.fix_unavailable,
+        "role": finding.role,
+        "evidence": list(finding.fix.evidence if finding.fix is not None else finding.evidence),
     }
 
 
@@ -52,6 +54,9 @@ def render(report, *, diff: bool, out, statistics: bool = False) -> None:
             "changed": outcome.changed,
             "written": outcome.written,
         }
+        if outcome.role is not None:
+            entry["role"] = outcome.role.role.value
+            entry["role_reason"] = outcome.role.reason
         if diff and outcome.changed:
             entry["diff"] = unified_diff(outcome)
         files.append(entry)
@@ -68,6 +73,8 @@ def render(report, *, diff: bool, out, statistics: bool = False) -> None:
                 "line": a.line,
                 "tier": a.tier.value,
                 "description": a.description,
+                "evidence": list(a.evidence),
+                "requires": list(a.requires),
             }
             for a in report.applied
         ],

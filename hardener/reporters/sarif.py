@@ -151,10 +151,15 @@ def results_for(outcome, rule_index: dict[str, int]) -> list[dict]:
         }
         if finding.rule in rule_index:
             result["ruleIndex"] = rule_index[finding.rule]
+        properties = {"role": finding.role} if finding.role else {}
         if finding.fix is not None:
             result["fixes"] = _fixes(finding, index, location)
+            if finding.fix.evidence:
+                properties["evidence"] = [visible(e) for e in finding.fix.evidence]
         elif finding.fix_unavailable:
-            result["properties"] = {"fixUnavailable": visible(finding.fix_unavailable)}
+            properties["fixUnavailable"] = visible(finding.fix_unavailable)
+        if properties:
+            result["properties"] = properties
         results.append(result)
     return results
 

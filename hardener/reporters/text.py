@@ -31,8 +31,10 @@ def finding_line(f, paint) -> str:
         tag = " [no fix]"
     else:
         tag = ""
+    # Production is what a file is unless something says otherwise: only other roles are named.
+    role = f" ({visible(f.role)} file)" if f.role and f.role != "production" else ""
     rule = paint(visible(f.rule), "1;31" if f.severity.value == "error" else "1;33")
-    return inert(f"{visible(f.path)}:{f.line}:{f.column}: {rule} {visible(f.message)}{tag}")
+    return inert(f"{visible(f.path)}:{f.line}:{f.column}: {rule} {visible(f.message)}{tag}{role}")
 
 
 def unified_diff(outcome) -> str:
@@ -126,6 +128,8 @@ def _write_lines(report, diff: bool, notes, paint) -> None:
             inert(f"{visible(fix.path)}:{fix.line}: {rule} {verb}: {visible(fix.description)} [{fix.tier.value}]")
             + "\n"
         )
+        for fact in fix.evidence:  # what a behaviour-changing fix rests on
+            notes.write(inert(f"    because {visible(fact)}") + "\n")
     for finding in report.findings:
         notes.write(finding_line(finding, paint) + "\n")
 

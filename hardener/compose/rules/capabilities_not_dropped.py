@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import described_image, image, list_values, maybe_true
+from hardener.compose.services import described_image, image, is_fragment, list_values, maybe_true
 from hardener.model import Severity, Tier
 from hardener.policy import capabilities_to_add
 from hardener.rules.base import Example, Rule
@@ -56,6 +56,8 @@ class CapabilitiesNotDropped(Rule):
     def check(self, document, context):
         config = context.config
         for service in document.standalone_services:
+            if is_fragment(service):
+                continue  # an override file's fragment: the file that defines the service gets the fix
             plan = self.plan(service, config)
             if plan is None:
                 continue

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import list_values, maybe_true
+from hardener.compose.services import is_fragment, list_values, maybe_true
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
 
@@ -48,6 +48,8 @@ class MissingNoNewPrivileges(Rule):
 
     def check(self, document, context):
         for service in document.standalone_services:
+            if is_fragment(service):
+                continue  # an override file's fragment: the file that defines the service gets the fix
             values = [m.group(1) or "true" for v in list_values(service, "security_opt") if (m := _NNP.match(v))]
             if values and "true" not in (v.lower() for v in values):
                 yield self.finding(

@@ -42,7 +42,10 @@ class SecretInEnvironment(Rule):
     rationale = (
         "A password or token written in a compose file is in every clone, fork and backup of the "
         "repository. The fix replaces the value with `${NAME:?NAME must be set}`, so Compose takes it from "
-        "the environment or an untracked .env file and refuses to start without it. Set the variable before "
+        "the environment or an untracked .env file and refuses to start without it; a URL or other value in "
+        "the file that holds the same secret takes it from the same variable, and when the secret is also "
+        "somewhere the fix cannot reach (an `.env` file, a healthcheck) nothing changes. Development, test and "
+        "example files keep their credentials (reported only). Set the variable before "
         "you deploy (and rotate the secret: it is in the history). hardener never prints the value."
     )
     references = ("CIS Docker Benchmark v1.6 4.10", "KICS c3e1b6ae")
@@ -61,46 +64,175 @@ class SecretInEnvironment(Rule):
             "services:\n  api:\n    image: example/api:1\n    environment:\n      - API_TOKEN=abc123\n",
             "services:\n  api:\n    image: example/api:1\n    environment:\n"
             '      - "API_TOKEN=${API_TOKEN:?API_TOKEN must be set}"\n',
+            reason="before `docker compose up`, set API_TOKEN",
+        ),
+        # The other half of the credential changes with it: the URL the application connects with.
+        Example(
+            "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: s3cretpw\n"
+            "  app:\n    image: example/app:1\n    environment:\n      DATABASE_URL: postgres://app:s3cretpw@db/app\n",
+            "services:\n  db:\n    image: postgres:16\n    environment:\n"
+            '      POSTGRES_PASSWORD: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"\n'
+            "  app:\n    image: example/app:1\n    environment:\n      DATABASE_URL: postgres://app:${POSTGRES_PASSWORD}@db/app\n",
+            reason="DATABASE_URL holds the same value",
+        ),
+        # The same value somewhere hardener cannot change with it: neither changes.
+        Example(
+            "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: s3cretpw\n"
+            "    healthcheck:\n      test: pg_isready --password s3cretpw\n",
+            None,
+            reason="also on line 7",
+        ),
+        Example(
+            "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: s3cretpw\n",
+            None,
+            files=((".env", "DATABASE_URL=postgres://app:s3cretpw@db/app\n"),),
+            reason="`.env` line 1 holds the same value",
+        ),
+        # A development stack keeps its dev password: moving it out would stop `docker compose up`.
+        Example(
+            "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: devpass\n",
+            None,
+            path="docker-compose.dev.yml",
+            reason="development file",
         ),
     )
 
     def check(self, document, context):
         seen: set[int] = set()
         taken: dict[str, str] = {}
-        for service in document.services:
-            environment = service.get("environment")
-            if environment is None:
+        entries = list(_environment_entries(document))
+        for service, key, node, value, in_list in entries:
+            if node.kind != "scalar" or id(node) in seen or not looks_secret(key) or not _literal(value):
                 continue
-            env = environment.resolved
-            pairs = []
-            if env.kind == "map":
-                pairs = [(k.value, v.resolved, v.resolved.value, False) for k, v in env.items if k.kind == "scalar"]
-            elif env.kind == "seq":
-                for item in env.items:
-                    item = item.resolved
-                    if item.kind == "scalar" and "=" in item.value:
-                        key, _, value = item.value.partition("=")
-                        pairs.append((key, item, value, True))
-            for key, node, value, in_list in pairs:
-                if node.kind != "scalar" or id(node) in seen or not looks_secret(key) or not _literal(value):
-                    continue
-                seen.add(id(node))
-                message = f"service {service.name!r} sets {key} to a literal secret"
-                if node.anchor or node.tag:
-                    yield self.finding(
-                        node.line, message, fix_unavailable="the value is anchored or tagged and may be reused"
-                    )
-                    continue
-                name = _variable_for(service.name, key, taken, value)
-                reference = f"${{{name}:?{name} must be set}}"
-                text = _double_quoted(f"{key}={reference}") if in_list else f'"{reference}"'
-                # A block scalar's extent includes its line break: replace only up to its last character.
-                end = document.content_end(node) if node.style in ("|", ">") else node.end
+            seen.add(id(node))
+            message = f"service {service.name!r} sets {key} to a literal secret"
+            if node.anchor or node.tag:
+                yield self.finding(
+                    node.line, message, fix_unavailable="the value is anchored or tagged and may be reused"
+                )
+                continue
+            name = _variable_for(service.name, key, taken, value)
+            partners, elsewhere = _other_half(document, entries, node, value)
+            if elsewhere:
                 yield self.finding(
                     node.line,
                     message,
-                    edits=[Edit(node.start, end, text)],
-                    description=f"moved {key} to the variable {name}",
-                    owns=(f"services.*.environment.{key}",),  # an anchored value reaches every user
-                    requires=(name,),
+                    fix_unavailable=f"the same value is also {elsewhere}: change both together, or neither",
                 )
+                continue
+            outside = _in_repository_files(context, value, name)
+            if outside:
+                yield self.finding(
+                    node.line,
+                    message,
+                    fix_unavailable=f"{outside} holds the same value: change both together, or neither",
+                )
+                continue
+            reference = f"${{{name}:?{name} must be set}}"
+            text = _double_quoted(f"{key}={reference}") if in_list else f'"{reference}"'
+            # A block scalar's extent includes its line break: replace only up to its last character.
+            end = document.content_end(node) if node.style in ("|", ">") else node.end
+            edits = [Edit(node.start, end, text)]
+            owns = [f"services.*.environment.{key}"]  # an anchored value reaches every user
+            evidence = []
+            for partner_key, start, stop in partners:
+                edits.append(Edit(start, stop, f"${{{name}}}"))
+                owns.append(f"services.*.environment.{partner_key}")
+                evidence.append(f"{partner_key} holds the same value and now takes it from {name} too")
+            evidence.append(_before_up(context, name))
+            yield self.finding(
+                node.line,
+                message,
+                edits=edits,
+                description=f"moved {key} to the variable {name}"
+                + (f" (and {', '.join(p[0] for p in partners)} with it)" if partners else ""),
+                owns=tuple(owns),
+                requires=(name,),
+                evidence=tuple(evidence),
+            )
+
+
+def _environment_entries(document):
+    """(service, key, value node, value, written as KEY=value) for each environment entry of each service."""
+    for service in document.services:
+        environment = service.get("environment")
+        if environment is None:
+            continue
+        env = environment.resolved
+        if env.kind == "map":
+            for k, v in env.items:
+                if k.kind == "scalar":
+                    yield service, k.value, v.resolved, v.resolved.value, False
+        elif env.kind == "seq":
+            for item in env.items:
+                item = item.resolved
+                if item.kind == "scalar" and "=" in item.value:
+                    key, _, value = item.value.partition("=")
+                    yield service, key, item, value, True
+
+
+# Shorter values match too much of a file to be the same secret.
+MIN_PAIRED_LENGTH = 4
+
+
+def _other_half(document, entries, node, value: str):
+    """([(key, start, end)] of the same literal as the password of a URL in another environment value (a
+    DATABASE_URL), and where else in the file it appears, if anywhere but such URLs and other secret-named
+    keys (which get findings of their own)."""
+    if len(value) < MIN_PAIRED_LENGTH:
+        return [], None
+    text = document.text
+    spans = {id(n): (key, n) for _service, key, n, _v, _l in entries if n.kind == "scalar" and n is not node}
+    partners, elsewhere = [], None
+    start = text.find(value)
+    while start != -1:
+        stop = start + len(value)
+        if not (node.start <= start < node.end):
+            owner = next(((k, n) for k, n in spans.values() if n.start <= start and stop <= n.end), None)
+            raw = text[owner[1].start : owner[1].end] if owner is not None else ""
+            in_url = "://" in raw and text[start - 1 : start] == ":" and text[stop : stop + 1] == "@"
+            if owner is not None and not in_url and looks_secret(owner[0]):
+                pass  # another secret-named key with the same value: it gets a finding of its own
+            elif owner is None or not in_url or "\\" in raw:
+                line = text.count("\n", 0, start) + 1
+                elsewhere = f"on line {line}" + (f" ({owner[0]})" if owner else "")
+                break
+            elif (owner[0], start, stop) not in partners:
+                partners.append((owner[0], start, stop))
+        start = text.find(value, stop)
+    return partners, elsewhere
+
+
+def _in_repository_files(context, value: str, name: str) -> str | None:
+    """An `.env` file or another compose file of the repository that holds the same literal under another name."""
+    import posixpath
+
+    if len(value) < MIN_PAIRED_LENGTH:
+        return None
+    for path in sorted(context.repository.files):
+        if path == context.path:
+            continue
+        base = posixpath.basename(path).lower()
+        if not (base == ".env" or base.startswith(".env.") or base.endswith((".yml", ".yaml"))):
+            continue
+        for number, line in enumerate(context.repository.files[path].splitlines(), 1):
+            if value in line:
+                if base.startswith(".env") and line.strip().startswith(f"{name}="):
+                    continue  # the variable the fix introduces, already set there
+                return f"`{path}` line {number}"
+    return None
+
+
+def _before_up(context, name: str) -> str:
+    """What `docker compose up` needs once the value is a variable, and whether the repository gives it."""
+    import posixpath
+
+    folder = posixpath.dirname(context.path)
+    env = posixpath.join(folder, ".env") if folder else ".env"
+    text = context.repository.files.get(env, "")
+    if re.search(rf"^\s*(export\s+)?{re.escape(name)}=", text, re.M):
+        return f"`{env}` already sets {name}, so `docker compose up` still finds it"
+    return (
+        f"before `docker compose up`, set {name} in the environment or in an untracked `{env}`"
+        " (or Compose stops with the message it names)"
+    )

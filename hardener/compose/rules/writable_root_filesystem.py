@@ -1,7 +1,17 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
-from hardener.compose.services import described_image, image, is_true, list_values, maybe_true, mounts
+from hardener.compose.services import (
+    described_image,
+    image,
+    is_fragment,
+    is_true,
+    list_values,
+    maybe_true,
+    mounts,
+    writes_from_repository,
+    writes_outside,
+)
 from hardener.model import Severity, Tier
 from hardener.policy import writable_paths
 from hardener.rules.base import Example, Rule
@@ -18,8 +28,10 @@ class WritableRootFilesystem(Rule):
         "A read-only root file system stops an intruder from changing binaries or dropping tools, and makes "
         "unexpected writes visible. The fix adds `read_only: true` and a tmpfs for each path the image is "
         "known to write (for example nginx: /var/cache/nginx, /var/run, /tmp), never over a volume or the "
-        "image's data folder. Images hardener does not know are reported only. Test that the service starts: "
-        "a missed path fails with 'Read-only file system'."
+        "image's data folder. Images hardener does not know are reported only, and so are services whose own "
+        "command writes outside their volumes and tmpfs (`>`, `tee`, `cp`, `mkdir`, `sed -i` on a path) or that "
+        "a script, Makefile or CI job of the repository writes into (`docker exec`, `docker cp`). Test that the "
+        "service starts: a missed path fails with 'Read-only file system'."
     )
     references = ("CIS Docker Benchmark v1.6 5.13", "compose-lint CL-0007", "semgrep writable-filesystem-service")
     valid = (
@@ -37,6 +49,25 @@ class WritableRootFilesystem(Rule):
             "    read_only: true\n    tmpfs:\n      - /var/run/postgresql\n",
         ),
         Example("services:\n  app:\n    image: example/app:1\n", None),
+        # The service's own command writes into the image: a read-only root would stop it.
+        Example(
+            'services:\n  web:\n    image: nginx:1.27\n    command: sh -c "sed -i s/80/8080/ /etc/nginx/conf.d/default.conf '
+            "&& nginx -g 'daemon off;'\"\n",
+            None,
+            reason="edits it with `sed -i`",
+        ),
+        Example(
+            "services:\n  web:\n    image: nginx:1.27\n",
+            None,
+            files=(("Makefile", "seed:\n\tdocker compose exec web sh -c 'echo ok > /usr/share/nginx/html/health'\n"),),
+            reason="`Makefile` line 2 writes inside it",
+        ),
+        # Writes into a volume or tmpfs are fine.
+        Example(
+            "services:\n  web:\n    image: nginx:1.27\n    command: sh -c \"echo ok > /tmp/ready && nginx -g 'daemon off;'\"\n",
+            "services:\n  web:\n    image: nginx:1.27\n    command: sh -c \"echo ok > /tmp/ready && nginx -g 'daemon off;'\"\n"
+            "    read_only: true\n    tmpfs:\n      - /var/cache/nginx\n      - /var/run\n      - /tmp\n",
+        ),
     )
 
     def plan(self, service, config) -> Plan | None:
@@ -53,6 +84,8 @@ class WritableRootFilesystem(Rule):
     def check(self, document, context):
         config = context.config
         for service in document.standalone_services:
+            if is_fragment(service):
+                continue
             if service.get("read_only") is not None and not is_true(service, "read_only"):
                 yield self.finding(
                     service.get("read_only").line,
@@ -72,8 +105,22 @@ class WritableRootFilesystem(Rule):
                     fix_unavailable=f"the paths {what} writes are unknown; add `read_only: true` and the tmpfs it needs by hand",
                 )
                 continue
-            edits, reason, owns = apply_plan(document, service, plan, config, lambda s: self.plan(s, config))
             paths = dict(plan.lists).get("tmpfs", ())
+            kept = [m.target for m in mounts(service)] + [v.split(":")[0] for v in list_values(service, "tmpfs")]
+            written = writes_outside(service, [*kept, *paths])
+            from_repository = writes_from_repository(service, context.repository)
+            if written or from_repository:
+                why = (
+                    f"its command {written[1]}: `{written[0]}` lies outside its volumes and tmpfs"
+                    if written
+                    else f"{from_repository}, outside its volumes and tmpfs"
+                )
+                yield self.finding(
+                    service.key.line, message, fix_unavailable=f"{why}; a read-only root would stop that"
+                )
+                continue
+            edits, reason, owns = apply_plan(document, service, plan, config, lambda s: self.plan(s, config))
+            evidence = ["its command writes nothing outside its volumes and tmpfs"] if service.get("command") else []
             yield self.finding(
                 service.key.line,
                 message,
@@ -82,4 +129,5 @@ class WritableRootFilesystem(Rule):
                 + (f" with tmpfs {', '.join(paths)}" if paths else ""),
                 fix_unavailable=reason,
                 owns=owns,
+                evidence=(f"{described_image(service)} writes only {', '.join(paths) or 'its volumes'}", *evidence),
             )

@@ -254,7 +254,7 @@ class RootUser(Rule):
                 "or privileges"
             )
         elif started.program:
-            evidence.append(f"the container starts `{started.program}` directly, no script of the repository's")
+            evidence.append(f"the container starts `{started.program}` directly, not a script from the repository")
         previous = users.earlier_non_root_user(stage)
         if previous:
             return self._owning([f"USER {previous}"], stage, previous, None, evidence)
