@@ -6,9 +6,10 @@ import pytest
 
 from hardener.config import Config
 
+from hardener.engine import check_text, fix_text
+
 # These cases are about layout: every service gets the same limits, whatever its image's class.
 LIMITS = {"memory_limit": "512m", "cpu_limit": "0.5", "pids_limit": 256}
-from hardener.engine import check_text, fix_text
 
 NNP = Config(**LIMITS, select=("HD301",))
 
