@@ -11,7 +11,6 @@ import pytest
 
 from hardener.compose import validate
 from hardener.config import Config
-
 from hardener.engine import check_text, fix_text
 
 # These cases are about layout: every service gets the same limits, whatever its image's class.

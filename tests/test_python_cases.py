@@ -5,7 +5,6 @@ import json
 import pytest
 
 from hardener.config import Config
-
 from hardener.engine import check_text, fix_text
 
 # These cases are about layout: every service gets the same limits, whatever its image's class.
