@@ -119,6 +119,7 @@ def add_keys(document, mapping, entries: dict, style: YamlStyle) -> Edit | None:
     at = _block_end(document, mapping.items[-1][1], mapping.items[-1][0])
     if at is None:
         return None
+    at = _past_child_comments(document.text, at, column)
     lines: list[str] = []
     for key, value in entries.items():
         lines += render_block(key, value, column, style)
@@ -139,6 +140,27 @@ def append_items(document, sequence, items: list[str]) -> Edit | None:
     if at is None:
         return None
     return _insert_lines(document, at, [f"{' ' * dash}-{' ' * gap}{item}" for item in items])
+
+
+def _past_child_comments(text: str, at: int, column: int) -> int:
+    """Past the comment lines right after `at` that are indented deeper than the new keys' column.
+
+    Such comments belong to the last key: commented-out entries (`#   - UNCOMMENT_TO_ENABLE=1`) under
+    `environment:`. New keys go after them, so uncommenting them still gives the key its entries.
+    Comments at the keys' column or shallower stay below the new keys (they document what follows).
+    """
+    position = at
+    while position < len(text):
+        end = text.find("\n", position)
+        end = len(text) if end == -1 else end + 1
+        line = text[position:end]
+        stripped = line.lstrip(" ")
+        if not stripped.startswith("#") or len(line) - len(stripped) <= column:
+            break
+        if end == len(text) and not line.endswith("\n"):
+            break  # the file's last line has no line break: inserting after it would join it
+        position = end
+    return position
 
 
 def _flow_insert(document, collection, items, text: str) -> Edit:

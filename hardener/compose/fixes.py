@@ -122,6 +122,19 @@ class Plan:
     keys: tuple[str, ...] = ()  # the service keys this change owns
 
 
+def _merged_service_with_same_change(document, service, plan: Plan, plan_for):
+    """The service whose anchored mapping this one merges (`<<: *web`) and that gets the same change
+    itself: the keys then reach this service through the merge, and adding them here too would repeat them."""
+    if any(service.node.own(key) is not None for key in plan.keys):
+        return None
+    sources = {id(m) for m in service.node.merge_sources()}
+    for other in document.standalone_services:
+        if other is not service and id(other.mapping) in sources and not other.is_alias:
+            if plan_for(other) == plan:
+                return other
+    return None
+
+
 def apply_plan(document, service, plan: Plan, config, plan_for):
     """Edits for a plan, the reason there are none, and the model paths they own.
 
@@ -133,6 +146,9 @@ def apply_plan(document, service, plan: Plan, config, plan_for):
     """
     if document.extends_other_file(service):
         return [], "the service extends a service in another file, whose settings hardener cannot see", ()
+    source = _merged_service_with_same_change(document, service, plan, plan_for)
+    if source is not None:
+        return [], f"it merges `{source.name}`, which gets the same change and passes it on", ()
     owners = document.sharers(service.mapping)
     different = [u.name for u in owners if u is not service and plan_for(u) != plan]
     if different:

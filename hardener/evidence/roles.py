@@ -61,7 +61,6 @@ _FOLDERS = {
         "specs",
         "benchmark",
         "benchmarks",
-        "bench",
         "harness",
         "smoke",
         "smoke-tests",
@@ -88,7 +87,7 @@ _FOLDERS = {
 }
 _NAME_WORDS = {
     Role.OVERRIDE: {"override"},
-    Role.TEST: {"test", "tests", "testing", "e2e", "integration", "it", "bench", "benchmark", "smoke", "spec"},
+    Role.TEST: {"test", "tests", "testing", "e2e", "integration", "it", "benchmark", "smoke", "spec"},
     Role.EXAMPLE: {"example", "examples", "sample", "demo"},
     Role.DEVELOPMENT: {"dev", "develop", "development", "local", "devcontainer", "debug", "watch", "hotreload"},
     Role.CI: {"ci"},

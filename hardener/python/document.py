@@ -179,6 +179,7 @@ class _CallFinder:
                 self.factories: set[str] = set()  # functions returning a client
                 self.calls: list = []
                 self._function: list = []
+                self._classes: list[int] = []  # for each enclosing class, how many functions enclose it
 
             # imports
             def visit_Import(self, node):
@@ -225,6 +226,28 @@ class _CallFinder:
             def visit_AnnAssign(self, node):
                 if node.value is not None:
                     self._bind([node.target], node.value)
+                if self.is_client_type(node.annotation.annotation):
+                    name = _dotted(node.target)
+                    if name is not None:
+                        # `client: DockerClient` in a class body is the instances' `self.client`.
+                        in_class_body = self._classes and len(self._function) == self._classes[-1]
+                        self.clients.add(f"self.{name}" if in_class_body and "." not in name else name)
+
+            def is_client_type(self, node) -> bool:
+                """An annotation naming docker's client class (`DockerClient`, `docker.DockerClient`)."""
+                name = _dotted(node)
+                if name is None:
+                    return False
+                head, _, rest = name.rpartition(".")
+                if head == "":
+                    return name in self.constructors  # `from docker import DockerClient`
+                return rest == "DockerClient" and (head in self.modules or head == "docker.client")
+
+            def visit_ClassDef(self, node):
+                self._classes.append(len(self._function))
+
+            def leave_ClassDef(self, original_node):
+                self._classes.pop()
 
             def _bind(self, targets, value):
                 for target in targets:

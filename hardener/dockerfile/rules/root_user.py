@@ -148,6 +148,14 @@ class RootUser(Rule):
             'FROM php:8.3-cli\nCOPY . /srv\nRUN chown -R www-data:www-data /srv\nUSER www-data\nCMD ["php", "/srv/worker.php"]\n',
             reason="already hands files to `www-data`",
         ),
+        # A later stage of the file builds on this one and runs RUN steps as root.
+        Example(
+            'FROM python:3.12-slim AS app\nCOPY . /app\nCMD ["python", "/app/main.py"]\n\n'
+            "FROM app AS dev\nRUN pip install debugpy\n",
+            None,
+            files=(("compose.yaml", "services:\n  app:\n    build:\n      context: .\n      target: app\n"),),
+            reason="stage `dev` builds on it and runs RUN steps (line 6)",
+        ),
         # compose builds the `runtime` target: that stage is what ships, not the last one.
         Example(
             'FROM python:3.12-slim AS runtime\nCOPY . /app\nCMD ["python", "/app/main.py"]\n\n'
@@ -232,7 +240,7 @@ class RootUser(Rule):
             return [], "the image is a base for other builds (ONBUILD): a USER would change their RUN steps"
         if profile is not None and profile.starts_as_root:
             return [], f"`{ref.text}` must start as root: {profile.starts_as_root}"
-        base = _base_image_reason(document, stage, context)
+        base = _base_image_reason(document, stage, context, shipped=bool(evidence))
         if base:
             return [], base
         evidence.append("no other Dockerfile in the repository builds on this image")
@@ -319,15 +327,26 @@ class RootUser(Rule):
 _BASE_WORDS = re.compile(r"(^|[-_.])(base|baseimage|builder|build-env|buildenv|toolchain)([-_.]|$)", re.I)
 
 
-def _base_image_reason(document, stage, context) -> str | None:
+def _base_image_reason(document, stage, context, shipped: bool = False) -> str | None:
     """Why the image looks like a base for other builds, where a USER breaks their RUN steps, or None."""
+    for later in document.stages:
+        if later is not stage and stage in later.lineage:
+            for instr in later.instructions:
+                if instr.keyword == "USER":
+                    break
+                if instr.keyword == "RUN":
+                    return (
+                        f"stage `{later.alias or later.index}` builds on it and runs RUN steps (line "
+                        f"{instr.start_line}): a USER here would change them"
+                    )
     found = consumers(context.repository, context.path)
     if found:
         path, image = found[0]
         return f"`{path}` builds on this image (`FROM {image}`): a USER here would change its RUN steps"
     name = context.path.rsplit("/", 1)[-1] or document.path.rsplit("/", 1)[-1]
     folder = context.path.rsplit("/", 2)[-2] if context.path.count("/") else ""
-    for word in (name, folder, stage.alias or ""):
+    # A stage a build names as its target is shipped, whatever it is called.
+    for word in (name, folder, "" if shipped else stage.alias or ""):
         if word and word.lower() != "dockerfile" and _BASE_WORDS.search(word.lower().removeprefix("dockerfile")):
             return f"`{word}` names a base or build image: a USER there would change the RUN steps built on it"
     return None
