@@ -220,7 +220,9 @@ def test_github_format_from_the_command_line(tmp_path, run_cli):
 def test_github_caps_annotations_per_level(tmp_path, run_cli):
     # 12 secrets (errors) and 13 installs without -y (warnings), pinned and hardened otherwise.
     body = "".join(f"ENV API_TOKEN_{i}=x{i}\n" for i in range(12))
-    body += "".join(f"RUN apt-get install pkg{i} && rm -rf /var/lib/apt/lists/*\n" for i in range(13))
+    body += "".join(
+        f"RUN apt-get install --no-install-recommends pkg{i} && rm -rf /var/lib/apt/lists/*\n" for i in range(13)
+    )
     write(tmp_path / "Dockerfile", f"FROM debian:12{PINNED}\n{body}USER 1000\nHEALTHCHECK CMD true\n")
     result = run_cli("check", "--format", "github", ".")
     lines = result.stdout.splitlines()

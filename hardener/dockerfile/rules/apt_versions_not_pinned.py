@@ -27,11 +27,15 @@ class AptVersionsNotPinned(Rule):
         "`apt-get install curl` takes whatever version the index holds on the day of the build, so two "
         "builds of one Dockerfile differ and a rebuild can pull in a breaking or vulnerable release. "
         "`curl=7.88.1-10+deb12u8` makes the build repeatable, at the cost of updating the pins when the "
-        "distribution drops a version (then the build fails, loudly). hardener reports this only: the "
-        "versions to pin are a choice (`apt-cache policy <package>` shows them)."
+        "distribution drops a version (then the build fails, loudly). hardener reports this only, and only "
+        'when selected (`select = ["HD116"]`): the versions to pin are a choice (`apt-cache policy '
+        "<package>` shows them)."
     )
     references = ("hadolint DL3008",)
     hadolint = ("DL3008",)
+    # Off unless selected (`select = ["HD116"]`): pins break builds when the mirror drops a version, and
+    # hadolint's DL3008 is among the rules most often ignored.
+    opt_in = True
     valid = (
         "FROM debian:12\nRUN apt-get update && apt-get install -y --no-install-recommends curl=7.88.1-10+deb12u8\n",
         "FROM debian:12\nRUN apt-get install -y ./vendor/tool_1.0_amd64.deb\n",
