@@ -317,6 +317,11 @@ def image_class(reference: str | None, extra: tuple[ImageEntry, ...] = ()) -> Im
 
 def facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> ImageFacts:
     """Each fact from the first entry (the settings' own first) that matches the image and states it."""
+    return cast(ImageFacts, dict(_facts_for(ref, extra)))  # a copy: callers may change theirs
+
+
+@functools.lru_cache(maxsize=4096)  # a stack names the same few images in many services and rules
+def _facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...]) -> dict[str, object]:
     found: dict[str, object] = {}
     for entry in (*extra, *shipped_knowledge()):
         if entry.matches(ref):
@@ -324,7 +329,7 @@ def facts_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> ImageFacts:
                 found.setdefault(key, value)
             if entry.final:
                 break
-    return cast(ImageFacts, found)  # `_entry` checked each fact's key and type
+    return found  # `_entry` checked each fact's key and type
 
 
 def profile_for(ref: ImageRef, extra: tuple[ImageEntry, ...] = ()) -> ImageProfile | None:

@@ -128,6 +128,8 @@ def _merged_service_with_same_change(document, service, plan: Plan, plan_for):
     if any(service.node.own(key) is not None for key in plan.keys):
         return None
     sources = {id(m) for m in service.node.merge_sources()}
+    if not sources:  # the usual case: nothing merged, and no need to look at every other service
+        return None
     for other in document.standalone_services:
         if other is not service and id(other.mapping) in sources and not other.is_alias:
             if plan_for(other) == plan:

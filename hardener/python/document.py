@@ -4,8 +4,11 @@ libcst parses the module losslessly; this module only finds the calls
 (`<client>.containers.run(...)` / `.create(...)`) on clients made by
 `docker.from_env()`, `docker.DockerClient(...)` or `docker.client.from_env()`,
 following imports with aliases, simple assignments, functions that return a
-client and parameters annotated as `docker.DockerClient`. Unknown objects are
-not guessed at. Fixes are still text edits at exact offsets.
+client and parameters and attributes annotated as `docker.DockerClient`; and the
+low-level API's `<api client>.create_container(..., host_config=...)`, whose
+host settings live in a `create_host_config(...)` call written inline or bound
+to a name earlier. Unknown objects are not guessed at. Fixes are still text
+edits at exact offsets.
 """
 
 from __future__ import annotations
@@ -20,7 +23,22 @@ from hardener.textedit import LineIndex, detect_eol
 
 _IMPORTS_DOCKER = re.compile(r"^[ \t]*(?:import[ \t]+docker\b|from[ \t]+docker\b)", re.M)
 _CONSTRUCTORS = ("from_env", "DockerClient", "client.from_env", "client.DockerClient")
+_API_CONSTRUCTORS = ("APIClient", "api.APIClient", "api.client.APIClient")
 CONTAINER_METHODS = ("run", "create")
+LOW_LEVEL_METHOD = "create_container"
+# Keywords of the high-level `containers.run()` that the low-level API takes in
+# `create_host_config()`, under the name it gives them there.
+HOST_CONFIG_KEYWORDS = {
+    "volumes": "binds",
+    **{
+        name: name
+        for name in (
+            "cap_add", "cap_drop", "privileged", "read_only", "mem_limit", "memswap_limit", "pids_limit",
+            "nano_cpus", "cpu_quota", "cpu_period", "cpu_shares", "cpu_count", "cpuset_cpus", "security_opt", "network_mode", "pid_mode",
+            "ipc_mode", "userns_mode", "uts_mode", "tmpfs", "devices", "port_bindings", "ulimits",
+        )
+    },
+}
 
 
 def imports_docker(text: str) -> bool:
@@ -42,18 +60,49 @@ class Argument:
 
 @dataclass
 class SdkCall:
-    method: str  # run or create
+    method: str  # run, create, or create_container (the low-level API)
     line: int
     start: int  # offsets of the call
     end: int
     arguments: list[Argument] = field(default_factory=list)
+    # The low-level API only: the `create_host_config(...)` call that holds the host settings, or None
+    # when the container call passes none.
+    host_config: SdkCall | None = None
+    client: str = ""  # the low-level API only: the client expression as written (`self.api`)
+
+    @property
+    def low_level(self) -> bool:
+        return self.method == LOW_LEVEL_METHOD
+
+    @property
+    def label(self) -> str:
+        """How findings name the call."""
+        return f"{self.method}()" if self.low_level else f"containers.{self.method}()"
+
+    def owner_of(self, name: str) -> tuple[SdkCall | None, str]:
+        """(the call that takes keyword `name`, the name it takes it under): the host config for host
+        settings of a low-level call (None when there is none), else this call."""
+        if self.low_level and name in HOST_CONFIG_KEYWORDS:
+            return self.host_config, HOST_CONFIG_KEYWORDS[name]
+        return self, name
 
     def keyword(self, name: str) -> Argument | None:
-        return next((a for a in self.arguments if a.name == name), None)
+        owner, name = self.owner_of(name)
+        if owner is None:
+            return None
+        return next((a for a in owner.arguments if a.name == name), None)
 
     @property
     def has_star_kwargs(self) -> bool:
-        return any(a.star == "**" for a in self.arguments)
+        own = any(a.star == "**" for a in self.arguments)
+        return own or (self.host_config is not None and self.host_config.has_star_kwargs)
+
+    @property
+    def scope(self) -> tuple[int, int]:
+        """The text a fix to this call may touch: the call, and its host config wherever it is written."""
+        if self.host_config is None:
+            return self.start, self.end
+        return min(self.start, self.host_config.start), max(self.end, self.host_config.end)
 
     @property
     def image_argument(self) -> Argument | None:
@@ -123,8 +172,8 @@ class PythonDocument:
         positions = wrapper.resolve(PositionProvider)
         finder = _CallFinder()
         wrapper.visit(finder)
-        calls = []
-        for call, method in finder.calls:
+
+        def sdk_call(call, method: str) -> SdkCall:
             span = spans[call]
             start = self._char_offset(span.start)
             sdk = SdkCall(method, positions[call].start.line, start, self._char_offset(span.start + span.length))
@@ -142,6 +191,17 @@ class PythonDocument:
                         star=arg.star if isinstance(arg.star, str) else "",
                     )
                 )
+            return sdk
+
+        calls = []
+        for call, method, host_config in finder.calls:
+            sdk = sdk_call(call, method)
+            if host_config is not None:
+                sdk.host_config = sdk_call(host_config, "create_host_config")
+            if method == LOW_LEVEL_METHOD:
+                client_span = spans[call.func.value]
+                start = self._char_offset(client_span.start)
+                sdk.client = self.text[start : self._char_offset(client_span.start + client_span.length)]
             calls.append(sdk)
         self.calls = calls
         self._spans = spans
@@ -177,6 +237,9 @@ class _CallFinder:
                 self.clients: set[str] = set()  # dotted names holding a client
                 self.collections: set[str] = set()  # dotted names holding client.containers
                 self.factories: set[str] = set()  # functions returning a client
+                self.api_constructors: set[str] = set()  # names bound to APIClient
+                self.api_clients: set[str] = set()  # dotted names holding a low-level client
+                self.host_configs: dict[str, Any] = {}  # dotted name -> the create_host_config call bound to it
                 self.calls: list = []
                 self._function: list = []
                 self._classes: list[int] = []  # for each enclosing class, how many functions enclose it
@@ -197,6 +260,8 @@ class _CallFinder:
                     bound = alias.asname.name.value if alias.asname else name
                     if name in ("from_env", "DockerClient"):
                         self.constructors.add(bound)
+                    elif name == "APIClient":
+                        self.api_constructors.add(bound)
                     elif name == "client":
                         self.modules.add(bound)
 
@@ -213,6 +278,27 @@ class _CallFinder:
                 name = _dotted(node)
                 return name is not None and name in self.clients
 
+            def is_api_client(self, node) -> bool:
+                """`docker.APIClient(...)`, a name holding one, or a high-level client's `.api`."""
+                if isinstance(node, cst.Call):
+                    func = _dotted(node.func)
+                    if func is None:
+                        return False
+                    head, _, rest = func.partition(".")
+                    return func in self.api_constructors or (head in self.modules and rest in _API_CONSTRUCTORS)
+                if isinstance(node, cst.Attribute) and node.attr.value == "api" and self.is_client(node.value):
+                    return True
+                name = _dotted(node)
+                return name is not None and name in self.api_clients
+
+            def is_host_config(self, node) -> bool:
+                return (
+                    isinstance(node, cst.Call)
+                    and isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value == "create_host_config"
+                    and self.is_api_client(node.func.value)
+                )
+
             def is_collection(self, node) -> bool:
                 if isinstance(node, cst.Attribute) and node.attr.value == "containers":
                     return self.is_client(node.value)
@@ -226,22 +312,29 @@ class _CallFinder:
             def visit_AnnAssign(self, node):
                 if node.value is not None:
                     self._bind([node.target], node.value)
-                if self.is_client_type(node.annotation.annotation):
-                    name = _dotted(node.target)
-                    if name is not None:
-                        # `client: DockerClient` in a class body is the instances' `self.client`.
-                        in_class_body = self._classes and len(self._function) == self._classes[-1]
-                        self.clients.add(f"self.{name}" if in_class_body and "." not in name else name)
+                kind = self.client_type(node.annotation.annotation)
+                name = _dotted(node.target)
+                if kind and name is not None:
+                    # `client: DockerClient` in a class body is the instances' `self.client`.
+                    in_class_body = self._classes and len(self._function) == self._classes[-1]
+                    bound = f"self.{name}" if in_class_body and "." not in name else name
+                    (self.clients if kind == "DockerClient" else self.api_clients).add(bound)
 
-            def is_client_type(self, node) -> bool:
-                """An annotation naming docker's client class (`DockerClient`, `docker.DockerClient`)."""
+            def client_type(self, node) -> str | None:
+                """`DockerClient` or `APIClient` when an annotation names one of docker's client classes."""
                 name = _dotted(node)
                 if name is None:
-                    return False
+                    return None
                 head, _, rest = name.rpartition(".")
-                if head == "":
-                    return name in self.constructors  # `from docker import DockerClient`
-                return rest == "DockerClient" and (head in self.modules or head == "docker.client")
+                if head == "":  # `from docker import DockerClient`
+                    if name in self.constructors:
+                        return "DockerClient"
+                    return "APIClient" if name in self.api_constructors else None
+                if rest in ("DockerClient", "APIClient") and (
+                    head in self.modules or head in ("docker.client", "docker.api", "docker.api.client")
+                ):
+                    return rest
+                return None
 
             def visit_ClassDef(self, node):
                 self._classes.append(len(self._function))
@@ -258,13 +351,22 @@ class _CallFinder:
                         self.clients.add(name)
                     elif self.is_collection(value):
                         self.collections.add(name)
+                    elif self.is_api_client(value):
+                        self.api_clients.add(name)
+                    elif self.is_host_config(value):
+                        self.host_configs[name] = value
+                    else:
+                        self.host_configs.pop(name, None)  # rebound to something else
 
             def visit_FunctionDef(self, node):
                 self._function.append(node.name.value)
                 for param in [*node.params.params, *node.params.kwonly_params]:
                     annotation = _dotted(param.annotation.annotation) if param.annotation else None
-                    if annotation and annotation.rsplit(".", 1)[-1] == "DockerClient":
+                    kind = annotation.rsplit(".", 1)[-1] if annotation else None
+                    if kind == "DockerClient":
                         self.clients.add(param.name.value)
+                    elif kind == "APIClient":
+                        self.api_clients.add(param.name.value)
 
             def leave_FunctionDef(self, original_node):
                 self._function.pop()
@@ -280,6 +382,29 @@ class _CallFinder:
                     and func.attr.value in CONTAINER_METHODS
                     and self.is_collection(func.value)
                 ):
-                    self.calls.append((node, func.attr.value))
+                    self.calls.append((node, func.attr.value, None))
+                elif (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value == LOW_LEVEL_METHOD
+                    and self.is_api_client(func.value)
+                ):
+                    self.low_level_call(node)
+
+            def low_level_call(self, node):
+                """A `create_container` call, with its host config when that is known; skipped when the
+                host config comes from somewhere this reading does not follow."""
+                argument = next((a for a in node.args if a.keyword is not None and a.keyword.value == "host_config"), None)
+                if any(a.star == "**" for a in node.args if isinstance(a.star, str)) and argument is None:
+                    return  # **kwargs may carry a host config
+                if argument is None:
+                    self.calls.append((node, LOW_LEVEL_METHOD, None))
+                    return
+                value = argument.value
+                if self.is_host_config(value):
+                    self.calls.append((node, LOW_LEVEL_METHOD, value))
+                    return
+                name = _dotted(value)
+                if name is not None and name in self.host_configs:
+                    self.calls.append((node, LOW_LEVEL_METHOD, self.host_configs[name]))
 
         return Finder()

@@ -5,9 +5,15 @@ from __future__ import annotations
 from hardener.model import Edit
 
 
+class Expression(str):
+    """Python source written as it is, not as a literal (`client.create_host_config(...)`)."""
+
+
 def render(document, value) -> str:
     """A Python literal in the module's quote style."""
     q = document.quote
+    if isinstance(value, Expression):
+        return str(value)
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, (int, float)):

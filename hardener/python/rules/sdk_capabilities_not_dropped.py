@@ -42,7 +42,7 @@ class SdkCapabilitiesNotDropped(Rule):
                 continue
             image = image_name(call)
             cap_add = capabilities_to_add(image, config)
-            message = f"containers.{call.method}() keeps Docker's default capabilities"
+            message = f"{call.label} keeps Docker's default capabilities"
             if cap_add is None:
                 what = f"image `{image}`" if image else "the image (not a literal)"
                 yield self.finding(call.line, message, fix_unavailable=f"the capabilities {what} needs are unknown")
@@ -56,7 +56,7 @@ class SdkCapabilitiesNotDropped(Rule):
                 message,
                 edits=edits,
                 fix_unavailable=reason,
-                scope=(call.start, call.end),
+                scope=call.scope,
                 description="dropped all capabilities and added back "
                 + (", ".join(lists.get("cap_add", [])) or "nothing"),
             )

@@ -17,6 +17,10 @@ class SdkDockerSocketVolume(Rule):
     valid = ('import docker\ndocker.from_env().containers.run("x", volumes={"data": {"bind": "/data"}})\n',)
     invalid = (
         Example(
+            "from docker import APIClient\napi = APIClient()\napi.create_container(\n"
+            '    "x", host_config=api.create_host_config(binds=["/var/run/docker.sock:/var/run/docker.sock"])\n)\n'
+        ),
+        Example(
             'import docker\ndocker.from_env().containers.run("x", volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock"}})\n'
         ),
         Example(
@@ -30,4 +34,4 @@ class SdkDockerSocketVolume(Rule):
             volumes = literal(argument.value) if argument is not None else None
             sources = list(volumes) if isinstance(volumes, dict) else [str(v).split(":")[0] for v in volumes or []]
             if any(s.rstrip("/") in SOCKETS for s in sources):
-                yield self.finding(argument.line, f"containers.{call.method}() mounts the container engine's socket")
+                yield self.finding(argument.line, f"{call.label} mounts the container engine's socket")

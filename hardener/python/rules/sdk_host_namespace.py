@@ -23,4 +23,4 @@ class SdkHostNamespace(Rule):
             for mode in _MODES:
                 argument = call.keyword(mode)
                 if argument is not None and literal(argument.value) == "host":
-                    yield self.finding(argument.line, f'containers.{call.method}() sets {mode}="host"')
+                    yield self.finding(argument.line, f'{call.label} sets {mode}="host"')

@@ -52,7 +52,7 @@ class SdkMissingResourceLimits(Rule):
                 if missing:
                     yield self.finding(
                         call.line,
-                        f"containers.{call.method}() sets no {', '.join(missing)}",
+                        f"{call.label} sets no {', '.join(missing)}",
                         fix_unavailable=unavailable,
                     )
                 continue
@@ -67,10 +67,10 @@ class SdkMissingResourceLimits(Rule):
             edits, reason = plan_edits(document, call, scalars=wanted)
             yield self.finding(
                 call.line,
-                f"containers.{call.method}() sets no {', '.join(wanted)}",
+                f"{call.label} sets no {', '.join(wanted)}",
                 edits=edits,
                 description="limited " + ", ".join(f"{k}={v}" for k, v in wanted.items()),
                 fix_unavailable=reason,
-                scope=(call.start, call.end),
+                scope=call.scope,
                 evidence=limits.evidence,
             )

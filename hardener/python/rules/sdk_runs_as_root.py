@@ -37,9 +37,9 @@ class SdkRunsAsRoot(Rule):
             edits, reason = plan_edits(document, call, scalars={"user": user})
             yield self.finding(
                 call.line,
-                f"containers.{call.method}() starts `{image}` as root, though it runs as `{user}`",
+                f"{call.label} starts `{image}` as root, though it runs as `{user}`",
                 edits=edits,
                 fix_unavailable=reason,
                 description=f"set user={user!r}",
-                scope=(call.start, call.end),
+                scope=call.scope,
             )

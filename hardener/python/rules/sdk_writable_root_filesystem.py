@@ -34,7 +34,7 @@ class SdkWritableRootFilesystem(Rule):
             image = image_name(call)
             volumes = literal(call.keyword("volumes").value) if call.keyword("volumes") is not None else {}
             writable = writable_paths(image, context.config, _targets(volumes))
-            message = f"containers.{call.method}() gives the container a writable root file system"
+            message = f"{call.label} gives the container a writable root file system"
             if writable is None:
                 yield self.finding(call.line, message, fix_unavailable="the paths the image writes are unknown")
                 continue
@@ -62,7 +62,7 @@ class SdkWritableRootFilesystem(Rule):
                 fix_unavailable=reason,
                 description="made the root file system read-only"
                 + (f" with tmpfs {', '.join(paths)}" if paths else ""),
-                scope=(call.start, call.end),
+                scope=call.scope,
             )
 
 
