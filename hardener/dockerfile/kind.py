@@ -58,10 +58,17 @@ def _heredoc_bodies(document) -> Counter:
 
 def _untouched(document) -> list:
     return [
-        (i.keyword, _unpinned(i.flags), _unpinned(i.value))
+        # A trigger's RUN is edited as a RUN is (HD117): it must still be there, and still a RUN.
+        ("ONBUILD RUN",)
+        if _is_trigger_run(i)
+        else (i.keyword, _unpinned(i.flags), _unpinned(i.value))
         for i in document.instructions
         if i.keyword not in _EDITED_INSTRUCTIONS
     ]
+
+
+def _is_trigger_run(instr) -> bool:
+    return instr.keyword == "ONBUILD" and instr.args.lstrip()[:4].upper() in ("RUN ", "RUN\t")
 
 
 def _copies(document) -> Counter:

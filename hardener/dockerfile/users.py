@@ -81,6 +81,21 @@ def scripts_of(instr):
     return [parse_shell(h.content.replace("\r\n", "\n")) for h in instr.heredocs]
 
 
+def trigger_script(instr):
+    """The shell command of `ONBUILD RUN <command>` (shell form), which runs in every build on this image.
+
+    Its offsets are those of the ONBUILD's own arguments, so edits made from it land in the file."""
+    import re
+
+    if instr.keyword != "ONBUILD" or instr.heredocs:
+        return None
+    match = re.match(r"RUN[ \t]+", instr.args, re.IGNORECASE)
+    rest = instr.args[match.end() :] if match else ""
+    if not match or rest.lstrip().startswith("[") or rest.lstrip().startswith("--"):
+        return None  # exec form or flags: not read
+    return parse_shell(" " * match.end() + rest)  # padded: positions stay those of the arguments
+
+
 def last_user_instruction(stage):
     return next((i for i in reversed(stage.instructions) if i.keyword == "USER" and i.value), None)
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from hardener.dockerfile.edits import insert_after_word
 from hardener.dockerfile.packages import package_commands
-from hardener.dockerfile.users import scripts_of
+from hardener.dockerfile.users import scripts_of, trigger_script
 from hardener.model import Severity, Tier
 from hardener.rules.base import Example, Rule
 
@@ -15,12 +17,20 @@ def skips_recommends(command) -> bool:
     return any("install-recommends" in w.lower() and w.lower().endswith(("=false", "=0", "=no")) for w in words)
 
 
-def _configured_off(stage) -> bool:
-    """An earlier RUN (or COPY heredoc) of the stage turns recommends off in apt's configuration."""
+def _configured_off(stage, before) -> bool:
+    """An instruction before `before`, in the stage or a stage it builds on, turns recommends off in apt's
+    configuration (writes `APT::Install-Recommends "0"` to apt.conf, or copies a file into apt.conf.d)."""
     for s in stage.lineage:
         for instr in s.instructions:
+            if instr is before:
+                break
             text = instr.args + "".join(h.content for h in instr.heredocs)
-            if "install-recommends" in text.lower() and any(v in text for v in ('"0"', '"false"', "false", " 0;")):
+            lowered = text.lower()
+            if "apt.conf" not in lowered:
+                continue  # `-o APT::Install-Recommends=false` on one command configures only that command
+            if instr.keyword in ("COPY", "ADD") and not instr.heredocs:
+                return True  # a file of settings, which may well be this one
+            if "install-recommends" in lowered and any(v in lowered for v in ('"0"', '"false"', "false", " 0;")):
                 return True
     return False
 
@@ -42,7 +52,7 @@ class AptInstallRecommends(Rule):
     )
     references = ("hadolint DL3015", "CIS Docker Benchmark v1.6 4.3")
     hadolint = ("DL3015",)
-    valid = (
+    valid: ClassVar[tuple[str, ...]] = (
         "FROM debian:12\nRUN apt-get update && apt-get install -y --no-install-recommends curl\n",
         "FROM debian:12\nRUN apt-get -o APT::Install-Recommends=false install -y curl\n",
         "FROM debian:12\nRUN echo 'APT::Install-Recommends \"0\";' > /etc/apt/apt.conf.d/01norecommends\n"
@@ -70,22 +80,49 @@ class AptInstallRecommends(Rule):
             None,
             reason="in a heredoc",
         ),
+        # The option on one command configures that command only, not the ones after it.
+        Example(
+            "FROM debian:12\nRUN apt-get -o APT::Install-Recommends=false install -y curl\nRUN apt-get install -y git\n",
+            "FROM debian:12\nRUN apt-get -o APT::Install-Recommends=false install -y curl\n"
+            "RUN apt-get install --no-install-recommends -y git\n",
+        ),
+        # hadolint's own DL3015 cases.
+        Example(
+            "FROM debian:12\nRUN apt-get install python\n",
+            "FROM debian:12\nRUN apt-get install --no-install-recommends python\n",
+        ),
+        Example(
+            "FROM debian:12\nRUN apt-get -y install python\n",
+            "FROM debian:12\nRUN apt-get -y install --no-install-recommends python\n",
+        ),
+        Example(
+            "FROM debian:12\nONBUILD RUN apt-get -y install python\n",
+            "FROM debian:12\nONBUILD RUN apt-get -y install --no-install-recommends python\n",
+        ),
+    )
+    # hadolint's own DL3015 cases that must pass.
+    valid += (
+        "FROM debian:12\nRUN apt-get install --no-install-recommends python\n",
+        "FROM debian:12\nONBUILD RUN apt-get install --no-install-recommends python\n",
+        "FROM debian:12\nRUN apt-get -o APT::Install-Recommends=false install python\n",
+        "FROM debian:12\nONBUILD RUN apt-get -o APT::Install-Recommends=false install python\n",
     )
 
     def check(self, document, context):
         for instr in document.instructions:
-            if instr.keyword != "RUN":
+            trigger = trigger_script(instr)  # ONBUILD RUN: it runs in the builds on this image
+            if instr.keyword != "RUN" and trigger is None:
                 continue
             commands = [
                 c
-                for script in scripts_of(instr)
+                for script in ([trigger] if trigger is not None else scripts_of(instr))
                 for c in package_commands(script)
                 if c.manager == "apt" and c.action in ("install", "build-dep", "reinstall") and not skips_recommends(c)
             ]
-            if not commands or (instr.stage is not None and _configured_off(instr.stage)):
+            if not commands or (instr.stage is not None and _configured_off(instr.stage, instr)):
                 continue
             # Heredoc bodies are never edited (the verification would refuse it): reported only.
-            in_heredoc = instr.script is None
+            in_heredoc = instr.script is None and trigger is None
             edits = (
                 []
                 if in_heredoc
