@@ -56,3 +56,26 @@ def test_a_merging_service_with_its_own_list_still_gets_the_item():
     out = fixed(text)
     assert out.count("no-new-privileges:true") == 2
     assert "      - label:disable\n      - no-new-privileges:true\n" in out
+
+
+# -- list style -----------------------------------------------------------------------------------
+def test_a_new_list_is_written_as_the_file_writes_that_key():
+    # Most lists are flow lists, but this file writes security_opt as a block: so is the new one.
+    text = (
+        "services:\n  a:\n    image: x:1\n    ports: [\"80:80\"]\n    volumes: [\"./a:/a\"]\n"
+        "    security_opt:\n      - label:disable\n      - no-new-privileges:true\n"
+        "  b:\n    image: x:1\n    ports: [\"81:80\"]\n"
+    )
+    assert fixed(text).endswith('  b:\n    image: x:1\n    ports: ["81:80"]\n    security_opt:\n      - no-new-privileges:true\n')
+
+
+def test_a_service_that_writes_its_lists_as_blocks_gets_block_lists_in_a_mostly_flow_file():
+    text = (
+        "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [\"./html:/html:ro\"]\n"
+        "  db:\n    image: postgres:16\n    ports:\n      - \"5432:5432\"\n"
+    )
+    assert fixed(text) == (
+        "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [\"./html:/html:ro\"]\n"
+        "    security_opt: [no-new-privileges:true]\n"
+        "  db:\n    image: postgres:16\n    ports:\n      - \"5432:5432\"\n    security_opt:\n      - no-new-privileges:true\n"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from hardener.model import Edit
 
@@ -20,6 +20,20 @@ class YamlStyle:
     sequence_offset: int = 2  # column of "-" relative to its key, for block sequences under a key
     flow_sequences: bool = False  # the file writes short lists as [a, b]
     quote: str = ""  # how the file quotes words in lists: "", '"' or "'"
+    # Keys whose lists the file writes one way ({"cap_drop": False}): a new list under such a key follows it.
+    key_flow: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def flow_for(self, key: str) -> bool:
+        return self.key_flow.get(key, self.flow_sequences)
+
+    def for_mapping(self, mapping) -> YamlStyle:
+        """The style for new lists in one service: the way its own lists are written, where it has any."""
+        counts: Counter = Counter(
+            value.flow for key, value in getattr(mapping, "items", ()) if value.kind == "seq" and value.items
+        )
+        if not counts or counts[True] == counts[False]:
+            return self
+        return replace(self, flow_sequences=counts[True] > counts[False])
 
     def word(self, text: str) -> str:
         """A plain word (ALL, CHOWN, no-new-privileges:true) quoted the way the file quotes."""
@@ -30,6 +44,7 @@ def detect_style(document) -> YamlStyle:
     indents: Counter = Counter()
     offsets: Counter = Counter()
     sequences: Counter = Counter()
+    by_key: dict[str, Counter] = {}
     quotes: Counter = Counter()
     text = document.text
 
@@ -46,6 +61,7 @@ def detect_style(document) -> YamlStyle:
                         offsets[dash - key.column] += 1
                 if value.kind == "seq" and value.items and key.value != "<<":
                     sequences[value.flow] += 1
+                    by_key.setdefault(key.value, Counter())[value.flow] += 1
                 walk(value)
         elif node.kind == "seq":
             for item in node.items:
@@ -58,7 +74,10 @@ def detect_style(document) -> YamlStyle:
     indent = indents.most_common(1)[0][0] if indents else 2
     offset = offsets.most_common(1)[0][0] if offsets else indent
     quote = quotes.most_common(1)[0][0] if quotes else ""
-    return YamlStyle(indent, max(offset, 0), sequences[True] > sequences[False], quote if quote in ("'", '"') else "")
+    key_flow = {k: c[True] > c[False] for k, c in by_key.items() if isinstance(k, str) and c[True] != c[False]}
+    return YamlStyle(
+        indent, max(offset, 0), sequences[True] > sequences[False], quote if quote in ("'", '"') else "", key_flow
+    )
 
 
 def dash_column(text: str, item, document) -> int | None:
@@ -80,7 +99,7 @@ def render_block(key: str, value, column: int, style: YamlStyle) -> list[str]:
             lines += render_block(k, v, column + style.indent, style)
         return lines
     if isinstance(value, list):
-        if style.flow_sequences:
+        if style.flow_for(key):
             return [f"{pad}{key}: {render_flow(value)}"]
         dash = " " * (column + style.sequence_offset)
         return [f"{pad}{key}:"] + [f"{dash}- {item}" for item in value]

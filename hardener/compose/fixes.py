@@ -163,13 +163,12 @@ def apply_plan(document, service, plan: Plan, config, plan_for):
         if users and all(plan_for(user) == plan for user in users):
             target = Service(service.name, service.key, sources[0])
             owners = users
+    style = document.style.for_mapping(target.mapping)
     if plan.nested:
-        edit, reason = ensure_keys(document, target, list(plan.nested), dict(plan.scalars), document.style)
+        edit, reason = ensure_keys(document, target, list(plan.nested), dict(plan.scalars), style)
         edits = [edit] if edit else []
     else:
-        edits, reason = ensure_lists(
-            document, target, {k: list(v) for k, v in plan.lists}, document.style, dict(plan.scalars)
-        )
+        edits, reason = ensure_lists(document, target, {k: list(v) for k, v in plan.lists}, style, dict(plan.scalars))
     owns = document.owned_keys_of(owners, *plan.keys)
     if target is not service or target.mapping.anchor:
         # Compose keeps x- fields in its model: an anchored mapping's own place changes too.
