@@ -124,6 +124,7 @@ _FACTS = {
     "data": list,
     "user": str,
     "class": str,
+    "secret-files": list,
 }
 # The facts once read: `_entry` turns tables into a User and lists into tuples.
 ImageFacts = TypedDict(
@@ -139,6 +140,7 @@ ImageFacts = TypedDict(
         "writable": tuple[str, ...],
         "data": tuple[str, ...],
         "user": str,
+        "secret-files": tuple[str, ...],
     },
     total=False,
 )
@@ -248,6 +250,10 @@ def _entry(raw: dict, path: str, line: int) -> ImageEntry:
             if not all(isinstance(c, str) and _CAPABILITY.fullmatch(c.upper()) for c in value):
                 raise fail("'cap-add' must list capabilities such as CHOWN")
             value = tuple(c.upper() for c in value)
+        if key == "secret-files":
+            if not all(isinstance(v, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", v) for v in value):
+                raise fail("'secret-files' must list variable names such as POSTGRES_PASSWORD")
+            value = tuple(value)
         if key in ("writable", "data"):
             if not all(isinstance(p, str) and _PATH.fullmatch(p) for p in value):
                 raise fail(f"{key!r} must list absolute paths")

@@ -30,7 +30,8 @@ def test_fix_diff_on_the_shipped_examples(run_cli):
 
 def test_fix_diff_hardens_the_example_compose_stack(run_cli):
     diff = run_cli("fix", "--diff", "examples/", cwd=ROOT).stdout
-    assert '+      POSTGRES_PASSWORD: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"' in diff
+    assert "+      POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password" in diff
+    assert "+secrets:\n+  postgres_password:\n+    environment: POSTGRES_PASSWORD" in diff
     assert "example-password" not in diff.replace("-      POSTGRES_PASSWORD: example-password", "")
     assert "+    cap_drop:\n+      - ALL\n+    cap_add:\n+      - CHOWN\n" in diff
     assert "+    security_opt:\n+      - no-new-privileges:true\n" in diff

@@ -237,7 +237,7 @@ def test_pull_request_mode(world, github, tmp_path, monkeypatch):
     assert code == 0, out
     pull = next(iter(github.pulls.values()))
     assert "HD206" in pull["body"], "the secret was moved out, and the pull request says so"
-    assert "${POSTGRES_PASSWORD:?" in github.read("hardener/harden", "compose.yaml")
+    assert "POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password" in github.read("hardener/harden", "compose.yaml")
     assert "refused access" in pull["body"] or "could not" in pull["body"] or "Images not pinned" in pull["body"]
     assert parse_outputs(outputs)["pr-number"]
     assert_action_clean(world, github, out, outputs, summary, tmp_path)

@@ -59,9 +59,7 @@ def _heredoc_bodies(document) -> Counter:
 def _untouched(document) -> list:
     return [
         # A trigger's RUN is edited as a RUN is (HD117): it must still be there, and still a RUN.
-        ("ONBUILD RUN",)
-        if _is_trigger_run(i)
-        else (i.keyword, _unpinned(i.flags), _unpinned(i.value))
+        ("ONBUILD RUN",) if _is_trigger_run(i) else (i.keyword, _unpinned(i.flags), _unpinned(i.value))
         for i in document.instructions
         if i.keyword not in _EDITED_INSTRUCTIONS
     ]

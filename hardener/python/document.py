@@ -33,9 +33,29 @@ HOST_CONFIG_KEYWORDS = {
     **{
         name: name
         for name in (
-            "cap_add", "cap_drop", "privileged", "read_only", "mem_limit", "memswap_limit", "pids_limit",
-            "nano_cpus", "cpu_quota", "cpu_period", "cpu_shares", "cpu_count", "cpuset_cpus", "security_opt", "network_mode", "pid_mode",
-            "ipc_mode", "userns_mode", "uts_mode", "tmpfs", "devices", "port_bindings", "ulimits",
+            "cap_add",
+            "cap_drop",
+            "privileged",
+            "read_only",
+            "mem_limit",
+            "memswap_limit",
+            "pids_limit",
+            "nano_cpus",
+            "cpu_quota",
+            "cpu_period",
+            "cpu_shares",
+            "cpu_count",
+            "cpuset_cpus",
+            "security_opt",
+            "network_mode",
+            "pid_mode",
+            "ipc_mode",
+            "userns_mode",
+            "uts_mode",
+            "tmpfs",
+            "devices",
+            "port_bindings",
+            "ulimits",
         )
     },
 }
@@ -393,7 +413,9 @@ class _CallFinder:
             def low_level_call(self, node):
                 """A `create_container` call, with its host config when that is known; skipped when the
                 host config comes from somewhere this reading does not follow."""
-                argument = next((a for a in node.args if a.keyword is not None and a.keyword.value == "host_config"), None)
+                argument = next(
+                    (a for a in node.args if a.keyword is not None and a.keyword.value == "host_config"), None
+                )
                 if any(a.star == "**" for a in node.args if isinstance(a.star, str)) and argument is None:
                     return  # **kwargs may carry a host config
                 if argument is None:
