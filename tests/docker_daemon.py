@@ -1,0 +1,71 @@
+"""A real Docker daemon for the tests that start containers, and the images they start.
+
+Docker Hub is out of reach, so the base image is made here: debootstrap installs a minimal Debian
+from the machine's own apt mirror, and `docker import` turns it into `hardener-test/debian:bookworm`
+(once per daemon: an image already there is used). Service images are built on it with the classic
+builder, which uses local images, and their RUN steps reach the machine's package mirrors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hardener.prove.docker import daemon_problem
+
+BASE_IMAGE = "hardener-test/debian:bookworm"
+
+
+def require_daemon() -> None:
+    """Skip the test without a daemon; with HARDENER_REQUIRE_DOCKER=1 (as in CI), fail instead."""
+    problem = daemon_problem()
+    if problem is None:
+        return
+    if os.environ.get("HARDENER_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"a Docker daemon is required (HARDENER_REQUIRE_DOCKER=1): {problem}", pytrace=False)
+    pytest.skip(f"{problem}: start dockerd to run the tests that prove fixes on containers")
+
+
+def debian_mirror() -> str:
+    """The Debian mirror of the machine's apt sources."""
+    for source in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        try:
+            text = source.read_text()
+        except OSError:
+            continue
+        for match in re.finditer(r"(?:URIs:\s*|^deb\s+(?:\[[^\]]*\]\s+)?)(\S+)", text, re.M):
+            if "security" not in match.group(1):
+                return match.group(1)
+    return "http://deb.debian.org/debian"
+
+
+def ensure_base_image(folder: Path) -> str:
+    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
+        return BASE_IMAGE
+    if shutil.which("debootstrap") is None:
+        pytest.fail("debootstrap is needed to make the tests' base image (apt-get install debootstrap)")
+    root = folder / "rootfs"
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", "bookworm", str(root), debian_mirror()],
+        check=True,
+        capture_output=True,
+    )
+    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+    subprocess.run(["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, capture_output=True)
+    tar.wait()
+    shutil.rmtree(root, ignore_errors=True)
+    return BASE_IMAGE
+
+
+def build_image(tag: str, dockerfile: str, folder: Path) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Dockerfile").write_text(dockerfile)
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    done = subprocess.run(["docker", "build", "-q", "-t", tag, str(folder)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return tag
