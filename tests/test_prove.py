@@ -79,8 +79,10 @@ def test_the_time_limit_leaves_the_fixes_not_tried_as_not_proven(images, tmp_pat
     assert leftovers() == []
 
 
-def test_the_cli_reports_each_fix_in_json(images, tmp_path):
-    (tmp_path / "compose.yaml").write_text("services:\n  db:\n    image: postgres:16\n    pull_policy: never\n")
+def test_the_cli_reports_each_fix_in_json_and_writes_nothing(images, tmp_path):
+    # The stack that does not start: one run is enough to see the report's shape.
+    written = "services:\n  cache:\n    image: redis:7\n    pull_policy: never\n"
+    (tmp_path / "compose.yaml").write_text(written)
     done = subprocess.run(
         [sys.executable, "-m", "hardener", "prove", "--format", "json", str(tmp_path)],
         capture_output=True,
@@ -89,11 +91,11 @@ def test_the_cli_reports_each_fix_in_json(images, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     [file] = json.loads(done.stdout)
-    assert file["baseline"] == {"db": "running"}
-    assert {f["rule"]: f["status"] for f in file["fixes"]}["HD205"] == "dropped"
-    assert (
-        tmp_path / "compose.yaml"
-    ).read_text() == "services:\n  db:\n    image: postgres:16\n    pull_policy: never\n"
+    assert file["baseline"] == {"cache": "exited with code 3"}
+    assert file["fixes"] and {f["status"] for f in file["fixes"]} == {"not proven"}
+    assert {"rule", "line", "description", "status", "why"} <= set(file["fixes"][0])
+    assert (tmp_path / "compose.yaml").read_text() == written
+    assert leftovers() == []
 
 
 def test_without_a_daemon_prove_says_so_and_exits_2(tmp_path):
