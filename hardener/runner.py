@@ -113,8 +113,10 @@ def run(
     offline: bool = False,
     jobs: int | None = None,
     progress=None,
+    adjust=None,
 ) -> RunReport:
-    """`command` is "check" or "fix"; `write` puts fixes on disk (fix without --diff)."""
+    """`command` is "check" or "fix"; `write` puts fixes on disk (fix without --diff). `adjust(path, config)`
+    gives a file its own settings on top (`fix --prove`: what the proving run learned of it)."""
     report = RunReport(command)
     try:
         finder = ConfigFinder(Path(config_path) if config_path else None)
@@ -124,7 +126,8 @@ def run(
     overrides = overrides or {}
 
     def config_for(path: str) -> Config:
-        return finder.for_path(Path(path)).with_overrides(**overrides)
+        config = finder.for_path(Path(path)).with_overrides(**overrides)
+        return adjust(path, config) if adjust is not None else config
 
     try:
         targets, errors = discover(paths, lambda folder: finder.for_path(Path(folder)))

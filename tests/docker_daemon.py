@@ -62,6 +62,32 @@ def ensure_base_image(folder: Path) -> str:
     return BASE_IMAGE
 
 
+def ensure_debian_tag(folder: Path) -> str:
+    """The base image also as `debian:bookworm`, a base hardener knows (its users, how to add one)."""
+    ensure_base_image(folder)
+    subprocess.run(["docker", "tag", BASE_IMAGE, "debian:bookworm"], check=True, capture_output=True)
+    return "debian:bookworm"
+
+
+STAND_INS = Path(__file__).parent / "images"
+
+
+def ensure_stand_ins(folder: Path) -> None:
+    """postgres:16, redis:7 and nginx:1.27 as stand-ins built from Debian's packages, each with the
+    official image's entrypoint logic (tests/images): root at start, then a step down to its own user."""
+    ensure_base_image(folder)
+    build_folder("hardener-test/services:bookworm", STAND_INS / "services")
+    for tag, name in (("postgres:16", "postgres"), ("redis:7", "redis"), ("nginx:1.27", "nginx")):
+        build_folder(tag, STAND_INS / name)
+
+
+def build_folder(tag: str, folder: Path) -> str:
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    done = subprocess.run(["docker", "build", "-q", "-t", tag, str(folder)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return tag
+
+
 def build_image(tag: str, dockerfile: str, folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Dockerfile").write_text(dockerfile)

@@ -1,31 +1,55 @@
-"""`hardener prove` on a real Docker daemon: fixes that stop a service from starting are dropped, with the
-log line that shows why; the rest are proven; a stack that never starts proves nothing; nothing is left."""
+"""`hardener prove` on a real Docker daemon, with stand-ins of postgres, redis and nginx built from Debian's
+packages (tests/images): each starts as root and steps down to its own user, as the official images do.
+
+Fixes that stop a service from starting are dropped, with the log line that shows why, for that service
+only; limits, tmpfs and capabilities come from what the containers did; a stack that never becomes
+healthy proves nothing; the time limit holds; nothing is left behind and the repository is not written."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from hardener.compose.validate import compose_command
 from hardener.config import Config
-from hardener.prove.core import prove_compose
+from hardener.prove.core import prove_compose, prove_dockerfile
 from hardener.prove.docker import ComposeRuntime, leftovers
 
-from .docker_daemon import build_image, ensure_base_image, require_daemon
+from .docker_daemon import build_image, ensure_debian_tag, ensure_stand_ins, require_daemon
 
-# A stand-in for the official postgres image, under its name: it creates its data folder at start, as
-# root, outside any volume. hardener's table says postgres writes only /var/run/postgresql and /tmp
-# and runs as `postgres`, which holds for the real image with its volume, not for this one.
-STAND_IN_POSTGRES = """\
+NEVER_HEALTHY = """\
 FROM {base}
-RUN useradd --system --create-home postgres
-CMD ["sh", "-c", "mkdir -p /var/lib/postgresql/data && echo 15 > /var/lib/postgresql/data/PG_VERSION && echo ready && exec sleep 3600"]
+HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD ["false"]
+CMD ["sleep", "3600"]
 """
-NEVER_STARTS = """\
+# An image hardener knows nothing of: it writes a pid file and a cache, and needs no capability.
+WORKER = """\
 FROM {base}
-CMD ["sh", "-c", "echo missing configuration >&2; exit 3"]
+CMD ["sh", "-c", "mkdir -p /run/worker /var/cache/worker && echo $$ > /run/worker/pid && echo 1 > /var/cache/worker/jobs && exec sleep 3600"]
+"""
+STACK = """\
+services:
+  db:
+    image: postgres:16
+    pull_policy: never
+    environment:
+      PGDATA: /pgdata
+    volumes:
+      - ./pgdata:/pgdata
+  cache:
+    image: redis:7
+    pull_policy: never
+    volumes:
+      - cache-data:/data
+  worker:
+    image: example/worker:1
+    pull_policy: never
+volumes:
+  cache-data:
 """
 
 
@@ -33,55 +57,111 @@ CMD ["sh", "-c", "echo missing configuration >&2; exit 3"]
 def images(tmp_path_factory):
     require_daemon()
     folder = tmp_path_factory.mktemp("images")
-    base = ensure_base_image(folder)
-    build_image("postgres:16", STAND_IN_POSTGRES.format(base=base), folder / "postgres")
-    build_image("redis:7", NEVER_STARTS.format(base=base), folder / "redis")
+    ensure_stand_ins(folder)
+    base = ensure_debian_tag(folder)
+    build_image("example/never-healthy:1", NEVER_HEALTHY.format(base=base), folder / "never-healthy")
+    build_image("example/worker:1", WORKER.format(base=base), folder / "worker")
     return base
 
 
-def prove(tmp_path, compose_text: str, **options):
-    (tmp_path / "compose.yaml").write_text(compose_text)
-    runtime = ComposeRuntime(str(tmp_path), compose_command(), wait_seconds=30)
+def prove(folder, compose_text: str, **options):
+    (folder / "compose.yaml").write_text(compose_text)
+    runtime = ComposeRuntime(str(folder), compose_command(), wait_seconds=60)
     report = prove_compose(compose_text, "compose.yaml", Config(), runtime, **options)
     return report, runtime
 
 
-def test_fixes_that_break_startup_are_dropped_with_the_log_line_and_the_rest_are_proven(images, tmp_path):
-    report, runtime = prove(tmp_path, "services:\n  db:\n    image: postgres:16\n    pull_policy: never\n")
-    status = {v.rule: v.status for v in report.verdicts}
-    assert status == {"HD202": "proven", "HD203": "proven", "HD204": "dropped", "HD205": "dropped"}
-    why = {v.rule: v.why for v in report.verdicts}
-    assert "Read-only file system" in why["HD204"] and "exited with code 1" in why["HD204"]
-    assert "Permission denied" in why["HD205"]
-    # The file keeps the proven and the safe fixes only.
-    assert "cap_drop" in report.fixed_text and "mem_limit" in report.fixed_text
-    assert "no-new-privileges:true" in report.fixed_text
-    assert "read_only" not in report.fixed_text and "user:" not in report.fixed_text
+def by_service(report, line: int) -> dict[str, object]:
+    return {v.rule: v for v in report.verdicts if v.line == line}
+
+
+@pytest.fixture(scope="module")
+def stack(images, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stack")
+    report, runtime = prove(folder, STACK)
+    return report, runtime, folder
+
+
+def test_user_on_a_bind_mounted_data_folder_is_dropped_for_that_service_only(stack):
+    report, runtime, folder = stack
+    db, cache = by_service(report, 2), by_service(report, 9)
+    assert db["HD205"].status == "dropped"
+    assert 'could not change permissions of directory "/pgdata"' in db["HD205"].why
+    assert cache["HD205"].status == "proven", "redis on a named volume keeps `user: redis`"
+    assert {v.status for r, v in db.items() if r != "HD205"} == {"proven"}
+    assert "user: postgres" not in report.fixed_text and "user: redis" in report.fixed_text
+    # The proven fixes name what the service did.
+    assert "db (running (healthy), as uid" in db["HD202"].why and "peak memory" in db["HD202"].why
+    assert not (folder / "pgdata").exists(), "each run mounts a copy of the project folder, not the repository"
     assert leftovers() == [], "every container, network and volume of the runs is gone"
     assert len(runtime.projects) == report.runs
 
 
-def test_a_stack_that_does_not_start_as_written_proves_nothing(images, tmp_path):
-    report, _ = prove(tmp_path, "services:\n  cache:\n    image: redis:7\n    pull_policy: never\n")
+def test_limits_tmpfs_and_capabilities_are_learned_from_the_running_container(stack):
+    report, _, _ = stack
+    worker = by_service(report, 14)
+    # No class, no table entry: the values come from what the worker did.
+    assert worker["HD203"].status == "proven"
+    assert worker["HD203"].description.startswith("limited mem_limit to 192m")  # a few MiB: twice, 128 MiB more
+    assert "pids_limit to 64" in worker["HD203"].description
+    assert worker["HD204"].description == "made the root file system read-only with tmpfs /run/worker, /var/cache/worker"
+    assert worker["HD202"].description == "dropped all capabilities and added back nothing"
+    assert "found by trial" in worker["HD202"].why
+    fixed = report.fixed_text.split("  worker:")[1]
+    assert "mem_limit: 192m" in fixed and "pids_limit: 64" in fixed and "cpus" not in fixed
+    assert "read_only: true" in fixed and "- /run/worker" in fixed and "- /var/cache/worker" in fixed
+
+
+def test_each_capability_the_table_adds_is_confirmed_by_trial(images, tmp_path):
+    compose = "services:\n  web:\n    image: nginx:1.27\n    pull_policy: never\n"
+    report, _ = prove(tmp_path, compose, minimise_capabilities=True)
+    web = by_service(report, 2)
+    assert web["HD202"].status == "proven"
+    assert "found by trial" in web["HD202"].why
+    added = web["HD202"].description.split("added back ")[1].split(", ")
+    # nginx's master switches its workers to www-data: SETUID and SETGID stay; the table gave CHOWN too.
+    assert {"SETUID", "SETGID"} <= set(added) <= {"CHOWN", "SETGID", "SETUID"}
+    assert report.runs == 2 + 3, "baseline, fixed, and one trial per capability"
+    assert leftovers() == []
+
+
+def test_a_stack_that_never_becomes_healthy_proves_nothing(images, tmp_path):
+    compose = "services:\n  app:\n    image: example/never-healthy:1\n    pull_policy: never\n"
+    report, _ = prove(tmp_path, compose)
     assert report.runs == 1, "no fixed run after a baseline that does not work"
     assert report.verdicts and {v.status for v in report.verdicts} == {"not proven"}
-    assert "does not start as written" in report.verdicts[0].why and "exited with code 3" in report.verdicts[0].why
+    assert "does not start as written" in report.verdicts[0].why and "unhealthy" in report.verdicts[0].why
     assert report.fixed_text is None
     assert leftovers() == []
 
 
 def test_the_time_limit_leaves_the_fixes_not_tried_as_not_proven(images, tmp_path):
-    # The limit has passed once the first failure is seen: no fix is tried on its own.
-    report, _ = prove(tmp_path, "services:\n  db:\n    image: postgres:16\n    pull_policy: never\n", deadline=0.0)
+    compose = "services:\n  cache:\n    image: redis:7\n    pull_policy: never\n"
+    report, _ = prove(tmp_path, compose, deadline=0.0)
+    assert report.runs == 1, "the limit has passed after the baseline: nothing more is started"
     assert {v.status for v in report.verdicts} == {"not proven"}
     assert all("time limit" in v.why for v in report.verdicts)
-    assert report.runs == 2
+    assert leftovers() == []
+
+
+def test_a_dockerfile_whose_new_user_cannot_write_its_data_folder_is_caught(images, tmp_path):
+    dockerfile = (
+        f"FROM {images}\n"
+        "RUN mkdir -p /srv/app/data\n"
+        'CMD ["sh", "-c", "echo started > /srv/app/data/state && exec sleep 3600"]\n'
+    )
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    runtime = ComposeRuntime(str(tmp_path), compose_command(), wait_seconds=60)
+    report = prove_dockerfile(dockerfile, "Dockerfile", Config(), runtime, str(tmp_path))
+    [user] = [v for v in report.verdicts if v.rule == "HD101"]
+    assert user.status == "dropped"
+    assert "Permission denied" in user.why and "/srv/app/data/state" in user.why
+    assert "USER" not in report.fixed_text
     assert leftovers() == []
 
 
 def test_the_cli_reports_each_fix_in_json_and_writes_nothing(images, tmp_path):
-    # The stack that does not start: one run is enough to see the report's shape.
-    written = "services:\n  cache:\n    image: redis:7\n    pull_policy: never\n"
+    written = "services:\n  app:\n    image: example/never-healthy:1\n    pull_policy: never\n"
     (tmp_path / "compose.yaml").write_text(written)
     done = subprocess.run(
         [sys.executable, "-m", "hardener", "prove", "--format", "json", str(tmp_path)],
@@ -91,10 +171,30 @@ def test_the_cli_reports_each_fix_in_json_and_writes_nothing(images, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     [file] = json.loads(done.stdout)
-    assert file["baseline"] == {"cache": "exited with code 3"}
+    assert file["baseline"] == {"app": "running (unhealthy)"}
     assert file["fixes"] and {f["status"] for f in file["fixes"]} == {"not proven"}
     assert {"rule", "line", "description", "status", "why"} <= set(file["fixes"][0])
     assert (tmp_path / "compose.yaml").read_text() == written
+    assert leftovers() == []
+
+
+def test_ctrl_c_during_a_run_still_removes_everything(images, tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  cache:\n    image: redis:7\n    pull_policy: never\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hardener", "prove", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Wait until the baseline's container exists, then interrupt as a terminal's Ctrl-C does.
+    for _ in range(600):
+        if any(item.startswith("container ") for item in leftovers()):
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130
+    assert "interrupted" in stderr
     assert leftovers() == []
 
 

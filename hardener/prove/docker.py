@@ -1,8 +1,9 @@
 """The edge that starts compose stacks on a Docker daemon, for `hardener prove`.
 
 Each start is a throwaway project (`hardener-prove-<random>`): the candidate file is written to a
-temporary folder and named with `-f`, with the repository folder as the project directory, so
-relative builds and mounts resolve as they would and nothing is written into the repository.
+temporary folder and named with `-f`, with a copy of the repository folder as the project directory,
+so relative builds and mounts resolve as they would, each run starts from the files as checked out,
+and nothing is written into the repository. Absolute host paths in the file are mounted as written.
 Compose runs with a small environment of its own (no token, nothing of the caller's but PATH, HOME
 and the Docker connection) plus throwaway values for the variables the fixes require. Whatever
 happens, `down --volumes --remove-orphans --rmi local` removes what the project made.
@@ -10,16 +11,20 @@ happens, `down --volumes --remove-orphans --rmi local` removes what the project 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import tempfile
 import time
 
-from hardener.prove.core import ServiceState
+from hardener.measured import Measurement
+from hardener.prove.core import DOCKERFILE_VARIABLE, ServiceState
 
 SETTLE_SECONDS = 3  # after `up --wait`: long enough to see a service that exits or restarts at once
+UP_FAILED = "docker compose up"  # the state's name when `up` made no container at all
 _PASSED = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "TMPDIR")
 
 
@@ -53,27 +58,54 @@ def _environment(variables: dict[str, str]) -> dict[str, str]:
 class ComposeRuntime:
     """Starts a stack, observes each service, and removes it again."""
 
-    def __init__(self, project_directory: str, compose: tuple[str, ...], wait_seconds: int = 60):
+    def __init__(
+        self, project_directory: str, compose: tuple[str, ...], wait_seconds: int = 60, copied_root: str | None = None
+    ):
+        """`project_directory`: the compose file's folder; `copied_root`: the folder each run copies (the
+        repository around it, so that builds and mounts that reach above the compose file's folder work)."""
         self.project_directory = project_directory
+        self.copied_root = copied_root or project_directory
         self.compose = compose
         self.wait_seconds = wait_seconds
         self.projects: list[str] = []  # every project started, for the tests' cleanup check
 
-    def start(self, compose_text: str, variables: dict[str, str]) -> dict[str, ServiceState]:
+    def start(
+        self, compose_text: str, variables: dict[str, str], dockerfile: str | None = None
+    ) -> dict[str, ServiceState]:
         project = f"hardener-prove-{secrets.token_hex(4)}"
         self.projects.append(project)
         env = _environment(variables)
-        with tempfile.TemporaryDirectory(prefix="hardener-prove-") as folder:
+        with tempfile.TemporaryDirectory(prefix="hardener-prove-", ignore_cleanup_errors=True) as folder:
+            # Each run gets its own copy of the project folder: a bind-mounted folder that a run creates or
+            # hands to another owner must look to the next run as it does in a fresh checkout, and the
+            # repository itself is never written.
+            root_copy = os.path.join(folder, "project")
+            shutil.copytree(self.copied_root, root_copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+            project_copy = os.path.normpath(
+                os.path.join(root_copy, os.path.relpath(self.project_directory, self.copied_root))
+            )
             path = os.path.join(folder, "compose.yaml")
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(compose_text)
-            base = [*self.compose, "-p", project, "-f", path, "--project-directory", self.project_directory]
+            if dockerfile is not None:
+                env[DOCKERFILE_VARIABLE] = os.path.join(folder, "Dockerfile")
+                with open(env[DOCKERFILE_VARIABLE], "w", encoding="utf-8") as handle:
+                    handle.write(dockerfile)
+            base = [*self.compose, "-p", project, "-f", path, "--project-directory", project_copy]
             try:
-                self._compose(base, ["up", "-d", "--build", "--wait", "--wait-timeout", str(self.wait_seconds)], env)
+                up = self._compose(
+                    base, ["up", "-d", "--build", "--wait", "--wait-timeout", str(self.wait_seconds)], env
+                )
                 time.sleep(SETTLE_SECONDS)
-                return self._observe(base, env)
+                states = self._observe(base, env)
+                if not states and up.returncode != 0:
+                    # Nothing was created: a build or the file itself failed. Its error is the evidence.
+                    return {UP_FAILED: ServiceState("not started", log=(up.stdout + up.stderr)[-2000:])}
+                return states
             finally:
-                self._compose(base, ["down", "--volumes", "--remove-orphans", "--rmi", "local", "-t", "2"], env)
+                # A second Ctrl-C must not stop the clean-up half-way.
+                with _interrupts_held():
+                    self._compose(base, ["down", "--volumes", "--remove-orphans", "--rmi", "local", "-t", "2"], env)
 
     def _compose(self, base, arguments, env) -> subprocess.CompletedProcess:
         try:
@@ -89,25 +121,204 @@ class ComposeRuntime:
         for entry in _json_lines(listed.stdout):
             name = entry.get("Service", "")
             container = entry.get("ID", "")
-            restarts = 0
-            inspected = subprocess.run(
-                ["docker", "inspect", "--format", "{{.RestartCount}}", container],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=30,
-            )
-            if inspected.returncode == 0 and inspected.stdout.strip().isdigit():
-                restarts = int(inspected.stdout.strip())
+            details = _inspect(container, env)
+            state = entry.get("State", "")
             logs = self._compose(base, ["logs", "--no-color", "--tail", "20", name], env)
             states[name] = ServiceState(
-                state=entry.get("State", ""),
+                state=state,
                 health=entry.get("Health", "") or "",
                 exit_code=int(entry.get("ExitCode", 0) or 0),
-                restarts=restarts,
+                restarts=int(details.get("RestartCount", 0) or 0),
                 log=(logs.stdout + logs.stderr)[-2000:],
+                measured=_measure(container, details, env) if state == "running" else None,
+                ports=probe_ports(details) if state == "running" else (),
             )
         return states
+
+
+PROBE_REQUEST = b"GET / HTTP/1.0\r\n\r\n"  # HTTP servers answer; other protocols answer or close
+_PROBE_CONNECT_SECONDS = 2
+_PROBE_ANSWER_SECONDS = 3
+_PROBED_PORTS = 4  # per container, to bound the time a run takes
+
+
+def probe_ports(details: dict) -> tuple[tuple[int, str], ...]:
+    """Connect to each TCP port the container exposes, at its address on the project network (from
+    this host, as Docker's bridge allows; a published port on this host where it does not), and
+    record what the connection got. Only differences from the baseline count, so a port this host
+    cannot reach at all proves nothing either way."""
+    exposed = (details.get("Config") or {}).get("ExposedPorts") or {}
+    settings = details.get("NetworkSettings") or {}
+    addresses = [n.get("IPAddress") for n in (settings.get("Networks") or {}).values() if n.get("IPAddress")]
+    published = settings.get("Ports") or {}
+    found = []
+    for key in sorted(exposed, key=lambda k: int(k.split("/")[0]) if k.split("/")[0].isdigit() else 0):
+        port, _, protocol = key.partition("/")
+        if protocol not in ("", "tcp") or not port.isdigit():
+            continue
+        targets = [(address, int(port)) for address in addresses[:1]]
+        targets += [("127.0.0.1", int(b["HostPort"])) for b in published.get(key) or [] if b.get("HostPort", "").isdigit()][:1]
+        outcome = "refused"
+        for target in targets:
+            outcome = _probe(target)
+            if outcome != "refused":
+                break
+        found.append((int(port), outcome))
+        if len(found) == _PROBED_PORTS:
+            break
+    return tuple(found)
+
+
+def _probe(target: tuple[str, int]) -> str:
+    import socket
+
+    try:
+        connection = socket.create_connection(target, timeout=_PROBE_CONNECT_SECONDS)
+    except OSError:
+        return "refused"
+    with connection:
+        try:
+            connection.settimeout(_PROBE_ANSWER_SECONDS)
+            connection.sendall(PROBE_REQUEST)
+            return "answers" if connection.recv(1) else "closes"
+        except TimeoutError:
+            return "silent"
+        except OSError:
+            return "closes"
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """SIGINT ignored for the block (in the main thread; elsewhere signals cannot be set)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _docker(arguments: list[str], env) -> str:
+    """A docker command's output, or "" when it fails: observations are best effort."""
+    try:
+        done = subprocess.run(["docker", *arguments], capture_output=True, text=True, env=env, timeout=30)
+    except subprocess.TimeoutExpired:
+        return ""
+    return done.stdout if done.returncode == 0 else ""
+
+
+def _inspect(container: str, env) -> dict:
+    try:
+        [details] = json.loads(_docker(["inspect", container], env) or "[{}]")
+    except (ValueError, TypeError):
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
+# Paths Docker itself writes or mounts into every container.
+_DOCKER_OWN = ("/dev", "/proc", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv")
+
+
+def _measure(container: str, details: dict, env) -> Measurement:
+    """The uid of the first process, peak memory and pids from the container's cgroup (or one
+    `docker stats` sample where the cgroup cannot be read), and the paths written outside its mounts."""
+    uid = None
+    rows = _docker(["top", container, "-o", "pid,uid"], env).splitlines()[1:]
+    if rows and rows[0].split()[1:2] and rows[0].split()[1].isdigit():
+        uid = int(rows[0].split()[1])
+    memory, pids = _cgroup_peaks(int((details.get("State") or {}).get("Pid") or 0))
+    if memory is None or pids is None:
+        sample = _json_lines(_docker(["stats", "--no-stream", "--format", "{{json .}}", container], env))
+        if sample:
+            memory = memory if memory is not None else _stats_bytes(sample[0].get("MemUsage", ""))
+            pids = pids if pids is not None else _int(sample[0].get("PIDs"))
+    mounted = [m.get("Destination", "") for m in details.get("Mounts") or []]
+    mounted += list(((details.get("HostConfig") or {}).get("Tmpfs") or {}).keys())
+    changed = []
+    for line in _docker(["diff", container], env).splitlines():
+        kind, _, path = line.partition(" ")
+        if kind in ("A", "C", "D") and path.startswith("/"):
+            changed.append(path)
+    return Measurement(uid=uid, memory_peak=memory, pids_peak=pids, written=written_paths(changed, mounted))
+
+
+def written_paths(changed: list[str], mounted: list[str]) -> tuple[str, ...]:
+    """The paths `docker diff` lists that were written themselves (not folders listed only because
+    something below them changed), outside the container's mounts and Docker's own files."""
+    listed = set(changed)
+    leaves = [p for p in listed if not any(other.startswith(p.rstrip("/") + "/") for other in listed)]
+    outside = [
+        p
+        for p in leaves
+        if not any(p == m or p.startswith(m.rstrip("/") + "/") for m in (*mounted, *_DOCKER_OWN) if m)
+    ]
+    return tuple(sorted(outside))
+
+
+def _cgroup_peaks(pid: int) -> tuple[int | None, int | None]:
+    """(peak memory in bytes, peak or current pids) from the cgroup of the container's first process,
+    read on this host: cgroup v2 memory.peak and pids.peak, v1 memory.max_usage_in_bytes and pids.current."""
+    if pid <= 0:
+        return None, None
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None, None
+    folders: dict[str, str] = {}
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        for controller in controllers.split(",") if controllers else [""]:
+            folders[controller] = path
+    root = "/sys/fs/cgroup"
+    candidates = {
+        "memory": [
+            f"{root}{folders.get('', '-')}/memory.peak",
+            f"{root}/memory{folders.get('memory', '-')}/memory.max_usage_in_bytes",
+        ],
+        "pids": [
+            f"{root}{folders.get('', '-')}/pids.peak",
+            f"{root}/pids{folders.get('pids', '-')}/pids.current",
+            f"{root}{folders.get('', '-')}/pids.current",
+        ],
+    }
+    found: dict[str, int | None] = {"memory": None, "pids": None}
+    for what, paths in candidates.items():
+        for path in paths:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    found[what] = int(handle.read().split()[0])
+                break
+            except (OSError, ValueError, IndexError):
+                continue
+    return found["memory"], found["pids"]
+
+
+_STATS_UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+
+
+def _stats_bytes(usage: str) -> int | None:
+    """`docker stats` memory ("2.129MiB / 23.59GiB") as bytes."""
+    used = usage.split("/")[0].strip().lower()
+    for unit in sorted(_STATS_UNITS, key=len, reverse=True):
+        if used.endswith(unit):
+            try:
+                return int(float(used[: -len(unit)]) * _STATS_UNITS[unit])
+            except ValueError:
+                return None
+    return None
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _json_lines(text: str) -> list[dict]:

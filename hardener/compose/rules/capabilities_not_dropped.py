@@ -45,7 +45,11 @@ class CapabilitiesNotDropped(Rule):
             return None  # privileged overrides capabilities; reported by privileged-service
         if "ALL" in (v.upper() for v in list_values(service, "cap_drop")):
             return None
-        cap_add = capabilities_to_add(image(service), config)
+        measured = config.measurement(service.name)
+        if measured is not None and measured.capabilities is not None:
+            cap_add = measured.capabilities  # a set hardener prove started the service with
+        else:
+            cap_add = capabilities_to_add(image(service), config)
         if cap_add is None:
             return Plan()  # needs a finding, but there is nothing known to add
         lists: tuple[tuple[str, tuple[str, ...]], ...] = (("cap_drop", ("ALL",)),)
@@ -80,4 +84,12 @@ class CapabilitiesNotDropped(Rule):
                 description=f"dropped all capabilities and added back {added}",
                 fix_unavailable=reason,
                 owns=owns,
+                evidence=_evidence(service, config),
             )
+
+
+def _evidence(service, config) -> tuple[str, ...]:
+    measured = config.measurement(service.name)
+    if measured is not None and measured.capabilities is not None and measured.capabilities_how:
+        return (measured.capabilities_how,)
+    return ()

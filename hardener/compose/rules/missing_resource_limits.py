@@ -93,10 +93,15 @@ class MissingResourceLimits(Rule):
         missing = [k for k in _SERVICE_KEYS if k not in in_deploy | in_service]
         if not missing:
             return None, "", ()
-        chosen, reason = resource_limits(image(service), config, limit_floors(service))
+        measured = config.measurement(service.name)
+        chosen, reason = resource_limits(image(service), config, limit_floors(service), measured)
         if chosen is None:
             return Plan(), reason, ()
         defaults = {"memory": chosen.memory, "cpus": chosen.cpus, "pids": str(chosen.pids)}
+        missing = [k for k in missing if defaults[k] is not None]
+        if not missing:
+            # Measured memory and pids are set; CPU time was not measured, so no value is proposed.
+            return Plan(), "CPU use is not measured: set a CPU limit by hand, or `cpu-limit` in the settings", ()
         if in_service and not in_deploy:
             use_deploy = False
         elif in_deploy and not in_service:

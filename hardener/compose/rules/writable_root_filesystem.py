@@ -12,6 +12,7 @@ from hardener.compose.services import (
     writes_from_repository,
     writes_outside,
 )
+from hardener.measured import tmpfs_from
 from hardener.model import Severity, Tier
 from hardener.policy import writable_paths
 from hardener.rules.base import Example, Rule
@@ -73,10 +74,17 @@ class WritableRootFilesystem(Rule):
     def plan(self, service, config) -> Plan | None:
         if service.get("read_only") is not None or maybe_true(service, "privileged"):
             return None  # read_only: true is done; read_only: false is a decision
-        writable = writable_paths(image(service), config, [m.target for m in mounts(service)])
+        targets = [m.target for m in mounts(service)]
+        existing = {v.split(":")[0] for v in list_values(service, "tmpfs")}
+        writable = writable_paths(image(service), config, targets)
+        measured = config.measurement(service.name)
+        if measured is not None and measured.written is not None:
+            learned, blocked = tmpfs_from(measured.written, (*targets, *existing, *(writable or ())))
+            if blocked:
+                return Plan()
+            writable = (*(writable or ()), *learned)
         if writable is None:
             return Plan()  # needs a finding, but the paths to keep writable are unknown
-        existing = {v.split(":")[0] for v in list_values(service, "tmpfs")}
         paths = tuple(p for p in writable if p not in existing)
         lists = (("tmpfs", paths),) if paths else ()
         return Plan(lists=lists, scalars=(("read_only", "true"),), keys=("read_only", "tmpfs"))
@@ -99,11 +107,8 @@ class WritableRootFilesystem(Rule):
             message = f"service {service.name!r} has a writable root file system"
             if not plan.scalars:
                 what = described_image(service)
-                yield self.finding(
-                    service.key.line,
-                    message,
-                    fix_unavailable=f"the paths {what} writes are unknown; add `read_only: true` and the tmpfs it needs by hand",
-                )
+                unknown = f"the paths {what} writes are unknown; add `read_only: true` and the tmpfs it needs by hand"
+                yield self.finding(service.key.line, message, fix_unavailable=_blocked(service, config) or unknown)
                 continue
             paths = dict(plan.lists).get("tmpfs", ())
             kept = [m.target for m in mounts(service)] + [v.split(":")[0] for v in list_values(service, "tmpfs")]
@@ -121,6 +126,13 @@ class WritableRootFilesystem(Rule):
                 continue
             edits, reason, owns = apply_plan(document, service, plan, config, lambda s: self.plan(s, config))
             evidence = ["its command writes nothing outside its volumes and tmpfs"] if service.get("command") else []
+            measured = config.measurement(service.name)
+            if measured is not None and measured.written is not None:
+                evidence.append(
+                    "started by hardener prove, it wrote "
+                    + (", ".join(measured.written[:5]) if measured.written else "nothing")
+                    + " outside its volumes"
+                )
             yield self.finding(
                 service.key.line,
                 message,
@@ -131,3 +143,21 @@ class WritableRootFilesystem(Rule):
                 owns=owns,
                 evidence=(f"{described_image(service)} writes only {', '.join(paths) or 'its volumes'}", *evidence),
             )
+
+
+def _blocked(service, config) -> str:
+    """Why measured writes rule out a read-only root, or ""."""
+    measured = config.measurement(service.name)
+    if measured is None or not measured.written:
+        return ""
+    targets = [m.target for m in mounts(service)]
+    existing = [v.split(":")[0] for v in list_values(service, "tmpfs")]
+    writable = writable_paths(image(service), config, targets) or ()
+    _, blocked = tmpfs_from(measured.written, (*targets, *existing, *writable))
+    if not blocked:
+        return ""
+    shown = ", ".join(f"`{p}`" for p in blocked[:3]) + (" and more" if len(blocked) > 3 else "")
+    return (
+        f"started by hardener prove, it wrote {shown}, outside its volumes and the scratch folders; a tmpfs "
+        "there would hide what the image ships or lose data on restart: declare a volume for it first"
+    )
