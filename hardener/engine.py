@@ -83,6 +83,7 @@ def analyse(
         digests or {},
         repository,
         where,
+        role_fixes=action == "fix",
         kind=kind,
         suppressions=suppressions,
         kind_rules=rules_for(kind),

@@ -53,7 +53,7 @@ class Measurement:
         if self.memory_peak is not None:
             parts.append(f"peak memory {math.ceil(self.memory_peak / MIB)} MiB")
         if self.pids_peak is not None:
-            parts.append(f"{self.pids_peak} processes and threads")
+            parts.append("1 process" if self.pids_peak == 1 else f"{self.pids_peak} processes and threads")
         return ", ".join(parts)
 
 
@@ -68,7 +68,7 @@ def memory_limit_from(peak: int) -> tuple[int, str]:
 def pids_limit_from(peak: int) -> tuple[int, str]:
     """A pids limit for a service that peaked at `peak`: four times the peak, at least 64, in steps of 64."""
     limit = math.ceil(max(4 * peak, 64) / 64) * 64
-    return limit, f"{peak} processes and threads measured: four times that, at least 64, in steps of 64"
+    return limit, f"{peak} processes and threads at most: four times that, at least 64, in steps of 64"
 
 
 def docker_size(count: int) -> str:

@@ -81,6 +81,18 @@ def ensure_stand_ins(folder: Path) -> None:
         build_folder(tag, STAND_INS / name)
 
 
+def ensure_python_stand_in(folder: Path) -> str:
+    """python:3.12-slim as a stand-in from Debian's Python (tests/images/python), trusting this machine's
+    certificate authorities so that pip in a build reaches PyPI as pip here does."""
+    ensure_base_image(folder)
+    context = folder / "python-stand-in"
+    shutil.copytree(STAND_INS / "python", context, dirs_exist_ok=True)
+    bundle = next((p for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+                   if os.path.exists(p)), None)
+    (context / "machine-ca-certificates.crt").write_bytes(Path(bundle).read_bytes() if bundle else b"")
+    return build_folder("python:3.12-slim", context)
+
+
 def build_folder(tag: str, folder: Path) -> str:
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
     done = subprocess.run(["docker", "build", "-q", "-t", tag, str(folder)], capture_output=True, text=True, env=env)

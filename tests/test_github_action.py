@@ -34,8 +34,9 @@ def checkout(fake, tmp_path, branch="main"):
     return work
 
 
-def run_action(fake, work, tmp_path, monkeypatch, **inputs):
+def run_action(fake, work, tmp_path, monkeypatch, workflow_env=None, **inputs):
     env = {
+        **(workflow_env or {}),
         "GITHUB_WORKSPACE": str(work),
         "GITHUB_REPOSITORY": f"{fake.owner}/{fake.name}",
         "GITHUB_API_URL": fake.url,
@@ -43,7 +44,7 @@ def run_action(fake, work, tmp_path, monkeypatch, **inputs):
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
         "INPUT_TOKEN": TOKEN,
         "INPUT_SELECT": "HD1,HD2",
-        "GITHUB_EVENT_PATH": os.environ.get("GITHUB_EVENT_PATH", ""),
+        "GITHUB_EVENT_PATH": (workflow_env or {}).get("GITHUB_EVENT_PATH", os.environ.get("GITHUB_EVENT_PATH", "")),
         **{f"INPUT_{k.upper().replace('_', '-')}": v for k, v in inputs.items()},
     }
     for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):

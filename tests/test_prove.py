@@ -207,3 +207,48 @@ def test_without_a_daemon_prove_says_so_and_exits_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("hardener: error: cannot prove: no Docker daemon is reachable")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_fix_prove_writes_the_proven_fixes_with_the_values_learned(images, tmp_path):
+    compose = "services:\n  worker:\n    image: example/worker:1\n    pull_policy: never\n"
+    (tmp_path / "compose.yaml").write_text(compose)
+    done = subprocess.run(
+        [sys.executable, "-m", "hardener", "fix", "--prove", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "HD203 line 2: proven: limited mem_limit to 192m, pids_limit to 64" in done.stderr
+    fixed = (tmp_path / "compose.yaml").read_text()
+    assert fixed.startswith(compose)
+    assert "mem_limit: 192m" in fixed and "- /run/worker" in fixed and "cap_drop:" in fixed
+    assert "fixed" in done.stdout.lower() or "HD203" in done.stdout
+    assert leftovers() == []
+
+
+def test_fix_prove_without_a_daemon_leaves_behaviour_unchanged(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  db:\n    image: postgres:16\n")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock", "HARDENER_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "hardener", "fix", "--prove", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "hardener: warning: cannot prove: no Docker daemon is reachable" in done.stderr
+    fixed = (tmp_path / "compose.yaml").read_text()
+    assert "no-new-privileges:true" in fixed, "safe fixes need no proof"
+    assert "cap_drop" not in fixed and "mem_limit" not in fixed and "user:" not in fixed
+
+
+def test_log_excerpts_never_show_the_files_secret_values():
+    from hardener.prove.core import ServiceState, _failure, _Prover
+
+    text = "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: hunter2hunter\n"
+    prover = _Prover(text, "compose.yaml", Config(), None, None, None, time.monotonic, False)
+    state = ServiceState("exited", exit_code=1, log="db-1  | FATAL: password hunter2hunter rejected\n")
+    shown = prover.redact(_failure("db", state, []))
+    assert "hunter2hunter" not in shown and "password *** rejected" in shown

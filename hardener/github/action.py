@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 MODES = ("pull-request", "review", "check")
@@ -40,6 +40,7 @@ class Inputs:
     assignees: tuple[str, ...] = ()
     commit_message: str = "Harden container definitions"
     filter_mode: str = "added"  # review mode: report on the lines the pull request added, or on its whole files
+    prove: bool = False  # pull-request mode: start the stacks before and after the fixes, keep what works
 
     @classmethod
     def from_env(cls, env) -> Inputs:
@@ -104,6 +105,7 @@ class Inputs:
             assignees=people["assignees"],
             commit_message=get("commit-message") or "Harden container definitions",
             filter_mode=filter_mode,
+            prove=bool(flag(get("prove"))),
         )
 
 
@@ -228,7 +230,7 @@ def _overrides(inputs: Inputs) -> dict:
     return overrides
 
 
-def _run(inputs: Inputs, command: str):
+def _run(inputs: Inputs, command: str, adjust=None):
     from hardener.runner import run
 
     offline = os.environ.get("HARDENER_OFFLINE", "") not in ("", "0", "false")
@@ -239,7 +241,61 @@ def _run(inputs: Inputs, command: str):
         config_path=inputs.config,
         overrides=_overrides(inputs),
         offline=offline,
+        adjust=adjust,
     )
+
+
+def from_a_fork(env) -> str | None:
+    """Why this run's code is not the repository's own, or None: a pull request from a fork (or one
+    whose head repository is gone) must not have its builds and entrypoints run by `prove`."""
+    import json
+
+    if env.get("GITHUB_EVENT_NAME", "") not in ("pull_request", "pull_request_target", "pull_request_review"):
+        return None
+    try:
+        with open(env.get("GITHUB_EVENT_PATH", ""), encoding="utf-8") as handle:
+            event = json.load(handle)
+    except (OSError, ValueError):
+        return "the pull request's event could not be read, so it may come from a fork"
+    pull = event.get("pull_request") or {}
+    head = ((pull.get("head") or {}).get("repo") or {}).get("full_name")
+    base = ((pull.get("base") or {}).get("repo") or {}).get("full_name")
+    if not head or head != base:
+        return f"the pull request comes from another repository ({head or 'deleted'})"
+    return None
+
+
+def _proved(inputs: Inputs, actions, env):
+    """`prove: true`: start the stacks on the runner's Docker daemon first. Returns (the per-file settings
+    for the fix, what the pull request says was proven: (path, verdict) pairs or why none)."""
+    from dataclasses import replace
+
+    def unproven_only_on_request(path, config):
+        return config if config.unproven == "apply" else replace(config, unsafe_fixes=False)
+
+    refused = from_a_fork(env)
+    if refused:
+        actions.notice(f"hardener: prove refused: {refused}; its code is not run, behaviour-changing fixes are not proven")
+        return unproven_only_on_request, f"prove refused: {refused}"
+    from hardener.prove.command import prove_paths
+
+    overrides = {**_overrides(inputs)}
+    if overrides.get("unsafe_fixes") is None:
+        overrides["unsafe_fixes"] = True
+    run = prove_paths(list(inputs.paths), config_path=inputs.config, overrides=overrides)
+    if run.problem or run.errors:
+        why = run.problem or "; ".join(str(e) for e in run.errors)
+        actions.notice(f"hardener: cannot prove: {why}")
+        return unproven_only_on_request, f"cannot prove: {why}"
+
+    def adjust(path, config):
+        report = run.report_for(path)
+        return report.config_for_fix(config) if report is not None else unproven_only_on_request(path, config)
+
+    verdicts = [(r.path, v) for r in run.reports for v in r.verdicts]
+    for path, v in verdicts:
+        actions.notice(f"hardener: {path}:{v.line} {v.rule} {v.status}: {v.description}")
+    return adjust, verdicts
 
 
 def _report_files(report, inputs, actions, out) -> bool:
@@ -439,7 +495,10 @@ def _pull_request(inputs, actions, env, out) -> int:
     from hardener.github.pr import split_committable, sync_pull_request
     from hardener.reporters.escape import visible
 
-    report = _run(inputs, "fix")
+    adjust, proven = _proved(inputs, actions, env) if inputs.prove else (None, None)
+    if inputs.prove and inputs.unsafe_fixes is None:
+        inputs = replace(inputs, unsafe_fixes=True)  # proving is for the behaviour-changing fixes
+    report = _run(inputs, "fix", adjust)
     written = _report_files(_on_original_lines(report), inputs, actions, out)
     files = _changed_files(report)
     changes, left_out = split_committable(_changes(report))
@@ -453,7 +512,7 @@ def _pull_request(inputs, actions, env, out) -> int:
 
     def body(held_back: dict[str, str]) -> str:
         shown = _without_files(report, [*left_out, *held_back])
-        return render_body(shown, _relative, held_back=held_back)
+        return render_body(shown, _relative, held_back=held_back, proven=proven)
 
     outcome = sync_pull_request(
         repo,

@@ -89,10 +89,11 @@ def _listed(items: list[str], limit: int, what: str) -> list[str]:
     return shown
 
 
-def render_body(report, root_of=lambda path: path, *, held_back=None) -> str:
+def render_body(report, root_of=lambda path: path, *, held_back=None, proven=None) -> str:
     """The description. Guidance comes first in the budget: a long table is cut, never what to test.
 
-    `held_back` holds the files left out of the commit ({path: why}).
+    `held_back` holds the files left out of the commit ({path: why}); `proven` what `hardener prove`
+    found: (path, verdict) pairs, or a sentence saying why nothing was proven.
     """
     from hardener.rules import rule_by_selector
 
@@ -124,6 +125,25 @@ def render_body(report, root_of=lambda path: path, *, held_back=None) -> str:
                 f"- {md_code(f'{root_of(a.path)}:{a.line}')} **{md(a.rule)}** {md(a.description)}"
                 + (": " + "; ".join(md(e) for e in a.evidence) if a.evidence else "")
                 for a in risky
+            ],
+            50,
+            "fixes",
+        )
+    if isinstance(proven, str):
+        closing += ["", "### Started on real containers", "", f"Not proven: {md(proven)}"]
+    elif proven:
+        closing += [
+            "",
+            "### Started on real containers",
+            "",
+            "Each stack and image was built and started as written and with the fixes (`hardener prove`):",
+            "",
+        ]
+        closing += _listed(
+            [
+                f"- {md_code(f'{root_of(path)}:{v.line}')} **{md(v.rule)}** {md(v.status)}: {md(v.description)}"
+                f" ({md(v.why)})"
+                for path, v in proven
             ],
             50,
             "fixes",

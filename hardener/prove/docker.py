@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 
 from hardener.measured import Measurement
 from hardener.prove.core import DOCKERFILE_VARIABLE, ServiceState
@@ -98,9 +99,16 @@ class ComposeRuntime:
                 )
                 time.sleep(SETTLE_SECONDS)
                 states = self._observe(base, env)
-                if not states and up.returncode != 0:
-                    # Nothing was created: a build or the file itself failed. Its error is the evidence.
-                    return {UP_FAILED: ServiceState("not started", log=(up.stdout + up.stderr)[-2000:])}
+                if up.returncode != 0:
+                    # A build, the file itself or a container's start failed: `up`'s error is the evidence
+                    # for what never ran.
+                    error = _up_error(up.stdout + up.stderr)
+                    if not states:
+                        return {UP_FAILED: ServiceState("not started", log=error)}
+                    states = {
+                        name: state if state.log.strip() or state.works else replace(state, log=error)
+                        for name, state in states.items()
+                    }
                 return states
             finally:
                 # A second Ctrl-C must not stop the clean-up half-way.
@@ -185,6 +193,17 @@ def _probe(target: tuple[str, int]) -> str:
             return "silent"
         except OSError:
             return "closes"
+
+
+def _up_error(output: str) -> str:
+    """`up`'s output without its progress lines and warnings, which say nothing of the failure."""
+    kept = [
+        line
+        for line in output.splitlines()
+        if line.strip() and "level=warning" not in line and not set(line.strip()) <= set("-=#* ")
+        and not line.lstrip().startswith(("Container ", "Network ", "Volume ", "#"))
+    ]
+    return "\n".join(kept)[-2000:]
 
 
 @contextlib.contextmanager

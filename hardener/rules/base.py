@@ -44,6 +44,9 @@ class Context:
     # path in it; an empty repository when a text is checked on its own.
     repository: Repository = field(default_factory=lambda: Repository())
     path: str = ""
+    # Whether the file's role lets fixes be made (production files; see hardener.evidence.roles), so a
+    # rule can tell what another rule's fix will do to the same service.
+    role_fixes: bool = True
 
 
 class Rule:

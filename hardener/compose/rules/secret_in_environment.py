@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from hardener.compose.services import image
+from hardener.compose.services import image, is_true
 from hardener.model import Edit, Severity, Tier
 from hardener.rules.base import Example, Rule
 from hardener.secret_names import looks_secret
@@ -193,6 +193,30 @@ class SecretInEnvironment(Rule):
             )
 
 
+def secrets_from_environment(document, service, moved_too: bool = True) -> list[str]:
+    """The compose secrets this service gets from an environment variable, or would get from this rule
+    (a literal secret its image reads as KEY_FILE, when `moved_too`). Compose writes such a secret into the container
+    when it starts, which a read-only root file system refuses."""
+    from hardener.compose.services import list_values
+    from hardener.images import ImageRef, facts_for
+
+    root = document.root
+    top = next((v for k, v in root.items if k.value == "secrets"), None) if root is not None else None
+    from_environment = set()
+    if top is not None and top.kind == "map":
+        for key, definition in top.items:
+            definition = definition.resolved
+            if definition.kind == "map" and any(k.value == "environment" for k, _ in definition.items):
+                from_environment.add(key.value)
+    found = [name for name in list_values(service, "secrets") if name in from_environment]
+    reference = image(service)
+    reads_files = facts_for(ImageRef.parse(reference)).get("secret-files", ()) if reference and moved_too else ()
+    for owner, key, node, value, _ in _environment_entries(document):
+        if owner is service and key in reads_files and looks_secret(key) and node.kind == "scalar" and _literal(value):
+            found.append(f"{key}, which HD206 moves to one")
+    return found
+
+
 def _environment_entries(document):
     """(service, key, value node, value, written as KEY=value) for each environment entry of each service."""
     for service in document.services:
@@ -215,6 +239,8 @@ def _environment_entries(document):
 def _key_node(service, value_node):
     """The key node of an entry in the service's own `environment:` mapping."""
     own = service.node.own("environment") if not service.is_alias else None
+    if is_true(service, "read_only"):
+        return None  # Compose cannot write an environment-sourced secret into a read-only container
     if own is None or own[1].kind != "map":
         return None
     return next((k for k, v in own[1].items if v is value_node), None)
@@ -226,13 +252,15 @@ def _secret_file_form(document, service, key: str, node, in_list: bool, variable
     when the image reads no KEY_FILE or the file's shape leaves any doubt (then plain interpolation)."""
     from hardener.compose.edits import _insert_lines, add_keys
     from hardener.compose.fixes import ensure_lists
-    from hardener.compose.services import image
+    from hardener.compose.services import image, is_true
     from hardener.images import ImageRef, facts_for
 
     reference = image(service)
     if not reference or key not in facts_for(ImageRef.parse(reference)).get("secret-files", ()):
         return None
     own = service.node.own("environment") if not service.is_alias else None
+    if is_true(service, "read_only"):
+        return None  # Compose cannot write an environment-sourced secret into a read-only container
     if own is None or own[1].anchor or own[1].tag or document.services_using("environment", own[1]) != [service]:
         return None  # an environment other services share would lose the value without the secret
     environment = own[1]

@@ -12,6 +12,7 @@ from hardener.compose.services import (
     writes_from_repository,
     writes_outside,
 )
+from hardener.compose.rules.secret_in_environment import secrets_from_environment
 from hardener.measured import tmpfs_from
 from hardener.model import Severity, Tier
 from hardener.policy import writable_paths
@@ -39,6 +40,14 @@ class WritableRootFilesystem(Rule):
         "services:\n  web:\n    image: nginx:1.27\n    read_only: true\n    tmpfs: [/var/cache/nginx, /var/run, /tmp]\n",
     )
     invalid = (
+        # Compose copies an environment-sourced secret into the container at start: not into a read-only one.
+        Example(
+            "services:\n  db:\n    image: postgres:16\n    environment:\n"
+            "      POSTGRES_PASSWORD_FILE: /run/secrets/pg\n    secrets:\n      - pg\n"
+            "secrets:\n  pg:\n    environment: PG_PASSWORD\n",
+            None,
+            reason="read-only root file system refuses",
+        ),
         Example(
             "services:\n  web:\n    image: nginx:1.27\n",
             "services:\n  web:\n    image: nginx:1.27\n    read_only: true\n    tmpfs:\n      - /var/cache/nginx\n"
@@ -109,6 +118,18 @@ class WritableRootFilesystem(Rule):
                 what = described_image(service)
                 unknown = f"the paths {what} writes are unknown; add `read_only: true` and the tmpfs it needs by hand"
                 yield self.finding(service.key.line, message, fix_unavailable=_blocked(service, config) or unknown)
+                continue
+            # HD206 moves a literal secret only where it fixes at all (production files, when selected).
+            moves = context.role_fixes and "HD206" in getattr(context, "selected", {"HD206"})
+            handed_over = secrets_from_environment(document, service, moved_too=moves)
+            if handed_over:
+                yield self.finding(
+                    service.key.line,
+                    message,
+                    fix_unavailable="Compose writes a secret taken from the environment into the container when it "
+                    f"starts ({'; '.join(handed_over)}), which a read-only root file system refuses: use a `file:` "
+                    "secret, then add `read_only: true`",
+                )
                 continue
             paths = dict(plan.lists).get("tmpfs", ())
             kept = [m.target for m in mounts(service)] + [v.split(":")[0] for v in list_values(service, "tmpfs")]
