@@ -97,8 +97,9 @@ class MissingResourceLimits(Rule):
         chosen, reason = resource_limits(image(service), config, limit_floors(service), measured)
         if chosen is None:
             return Plan(), reason, ()
-        defaults = {"memory": chosen.memory, "cpus": chosen.cpus, "pids": str(chosen.pids)}
-        missing = [k for k in missing if defaults[k] is not None]
+        offered = {"memory": chosen.memory, "cpus": chosen.cpus, "pids": str(chosen.pids)}
+        defaults = {k: value for k, value in offered.items() if value is not None}
+        missing = [k for k in missing if k in defaults]
         if not missing:
             # Measured memory and pids are set; CPU time was not measured, so no value is proposed.
             return Plan(), "CPU use is not measured: set a CPU limit by hand, or `cpu-limit` in the settings", ()
