@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when a fix was made (or, with --diff, would be), even if no finding remains",
     )
+
     def prove_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--wait", type=int, default=60, metavar="SECONDS", help="how long each start may take")
         p.add_argument(
@@ -199,7 +200,7 @@ def _prove_first(args, overrides: dict):
     if run.problem:
         sys.stderr.write(
             f"hardener: warning: cannot prove: {run.problem}; behaviour-changing fixes are not proven, "
-            "so they are applied only where the settings say `unproven = \"apply\"`\n"
+            'so they are applied only where the settings say `unproven = "apply"`\n'
         )
     else:
         sys.stderr.write(as_text(run))

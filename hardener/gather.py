@@ -39,6 +39,15 @@ def evidence_root(path: str) -> str:
     return root if is_inside(start, root) else start
 
 
+def repository_root_of(path: str, named_roots: list[str]) -> str:
+    """The repository a file of the run belongs to: that of the path named on the command line that holds
+    it (the git repository around it, or the named folder itself), else its own."""
+    from hardener.files import is_inside
+
+    real = os.path.realpath(path)
+    return next((r for r in named_roots if is_inside(real, r)), None) or evidence_root(path)
+
+
 def read_repository(root: str, container_files: dict[str, str]) -> Repository:
     """The supporting texts below `root` (repository-relative paths), with the run's container files."""
     files: dict[str, str] = dict(container_files)

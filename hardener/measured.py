@@ -32,6 +32,11 @@ DOCKER_DEFAULT_CAPABILITIES = (
     "SYS_CHROOT",
 )
 
+# What an entrypoint that hands its data to its own user and steps down to it uses (the official
+# postgres, redis and nginx images need a subset): the second set tried, after none, for an image of
+# which nothing is known, so that most such images are narrowed within five capabilities, not fourteen.
+STEP_DOWN_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
+
 
 @dataclass(frozen=True)
 class Measurement:

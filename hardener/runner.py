@@ -260,14 +260,12 @@ def _repositories(files: list[ReadFile], paths: list[str]) -> dict[int, tuple[Re
     A file's repository is that of the path named on the command line that holds it: the git repository
     around it, or the named folder itself.
     """
-    from hardener.files import is_inside
-    from hardener.gather import evidence_root, read_repository
+    from hardener.gather import evidence_root, read_repository, repository_root_of
 
     roots = [evidence_root(path) for path in paths if os.path.lexists(path)]
     by_root: dict[str, list[tuple[ReadFile, str]]] = defaultdict(list)
     for read in files:
-        real = os.path.realpath(read.target.path)
-        root = next((r for r in roots if is_inside(real, r)), None) or evidence_root(read.target.path)
+        root = repository_root_of(read.target.path, roots)
         relative = os.path.relpath(os.path.realpath(read.target.path), root).replace(os.sep, "/")
         by_root[root].append((read, relative))
     out: dict[int, tuple[Repository, str]] = {}

@@ -87,8 +87,10 @@ def ensure_python_stand_in(folder: Path) -> str:
     ensure_base_image(folder)
     context = folder / "python-stand-in"
     shutil.copytree(STAND_INS / "python", context, dirs_exist_ok=True)
-    bundle = next((p for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
-                   if os.path.exists(p)), None)
+    bundle = next(
+        (p for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt") if os.path.exists(p)),
+        None,
+    )
     (context / "machine-ca-certificates.crt").write_bytes(Path(bundle).read_bytes() if bundle else b"")
     return build_folder("python:3.12-slim", context)
 

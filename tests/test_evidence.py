@@ -136,3 +136,30 @@ def test_the_pull_request_says_what_each_fix_rests_on_and_what_it_left(tmp_path)
     assert "### Before `docker compose up`" in body and "`POSTGRES_PASSWORD`" in body
     assert "### Not changed, and why" in body and "is a bind mount of the host" in body
     assert "s3cretpw" not in body
+
+
+@pytest.mark.parametrize(
+    "dockerfile,compose_build,expected",
+    [
+        ("FROM nginx:1.27\nCOPY index.html /usr/share/nginx/html/\n", "./web", "nginx:1.27"),
+        # Its own command, user or entrypoint: the base image's needs say nothing about it.
+        ('FROM nginx:1.27\nCMD ["./serve"]\n', "./web", None),
+        ("FROM nginx:1.27\nUSER nginx\n", "./web", None),
+        # The stage shipped is the target compose names, through the stages it builds on.
+        (
+            'FROM node:22 AS assets\nRUN npm ci\nCMD ["npm", "start"]\n'
+            "FROM nginx:1.27 AS site\nCOPY --from=assets /dist /srv\nFROM site AS final\n",
+            "{context: ./web, target: final}",
+            "nginx:1.27",
+        ),
+        ('FROM node:22 AS assets\nCMD ["npm", "start"]\nFROM nginx:1.27\n', "{context: ./web, target: assets}", None),
+        ("ARG BASE\nFROM $BASE\n", "./web", None),
+    ],
+)
+def test_the_image_a_service_is_built_on_is_read_from_its_dockerfile(dockerfile, compose_build, expected):
+    from hardener.evidence.builds import built_on
+
+    compose = f"services:\n  web:\n    build: {compose_build}\n"
+    repository = Repository({"compose.yaml": compose, "web/Dockerfile": dockerfile}, known=True)
+    assert built_on(repository, "compose.yaml", "web") == expected
+    assert built_on(repository, "compose.yaml", "other") is None

@@ -21,6 +21,9 @@ from hardener.prove.docker import ComposeRuntime, leftovers
 
 from .docker_daemon import build_image, ensure_debian_tag, ensure_stand_ins, require_daemon
 
+# One daemon, one set of images: under pytest-xdist these modules share a worker.
+pytestmark = pytest.mark.xdist_group("docker")
+
 NEVER_HEALTHY = """\
 FROM {base}
 HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD ["false"]
@@ -104,7 +107,9 @@ def test_limits_tmpfs_and_capabilities_are_learned_from_the_running_container(st
     assert worker["HD203"].status == "proven"
     assert worker["HD203"].description.startswith("limited mem_limit to 192m")  # a few MiB: twice, 128 MiB more
     assert "pids_limit to 64" in worker["HD203"].description
-    assert worker["HD204"].description == "made the root file system read-only with tmpfs /run/worker, /var/cache/worker"
+    assert (
+        worker["HD204"].description == "made the root file system read-only with tmpfs /run/worker, /var/cache/worker"
+    )
     assert worker["HD202"].description == "dropped all capabilities and added back nothing"
     assert "found by trial" in worker["HD202"].why
     fixed = report.fixed_text.split("  worker:")[1]
@@ -122,6 +127,21 @@ def test_each_capability_the_table_adds_is_confirmed_by_trial(images, tmp_path):
     # nginx's master switches its workers to www-data: SETUID and SETGID stay; the table gave CHOWN too.
     assert {"SETUID", "SETGID"} <= set(added) <= {"CHOWN", "SETGID", "SETUID"}
     assert report.runs == 2 + 3, "baseline, fixed, and one trial per capability"
+    assert leftovers() == []
+
+
+def test_an_image_nothing_is_known_of_is_narrowed_from_the_usual_step_down_set(images, tmp_path):
+    # nginx under a name no table knows: nothing fails first, then the five capabilities of an
+    # entrypoint that steps down work, and only those five are tried one by one, not all fourteen.
+    subprocess.run(["docker", "tag", "nginx:1.27", "example/unknown-web:1"], check=True)
+    compose = "services:\n  web:\n    image: example/unknown-web:1\n    pull_policy: never\n"
+    report, _ = prove(tmp_path, compose)
+    web = by_service(report, 2)
+    assert web["HD202"].status == "proven", web["HD202"]
+    added = web["HD202"].description.split("added back ")[1].split(", ")
+    assert {"SETUID", "SETGID"} <= set(added) <= {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}
+    assert "none failed; started with CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID" in web["HD202"].why
+    assert report.runs == 2 + 2 + 5, "baseline, fixed, none, the step-down set, then each of its five"
     assert leftovers() == []
 
 
@@ -178,7 +198,8 @@ def test_the_cli_reports_each_fix_in_json_and_writes_nothing(images, tmp_path):
     assert leftovers() == []
 
 
-def test_ctrl_c_during_a_run_still_removes_everything(images, tmp_path):
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_ctrl_c_or_a_cancelled_job_during_a_run_still_removes_everything(images, tmp_path, signal_number):
     (tmp_path / "compose.yaml").write_text("services:\n  cache:\n    image: redis:7\n    pull_policy: never\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "hardener", "prove", str(tmp_path)],
@@ -186,12 +207,13 @@ def test_ctrl_c_during_a_run_still_removes_everything(images, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Wait until the baseline's container exists, then interrupt as a terminal's Ctrl-C does.
+    # Wait until the baseline's container exists, then interrupt as a terminal's Ctrl-C does, or as a
+    # cancelled CI job (SIGTERM) does.
     for _ in range(600):
         if any(item.startswith("container ") for item in leftovers()):
             break
         time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal_number)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 130
     assert "interrupted" in stderr
@@ -252,3 +274,71 @@ def test_log_excerpts_never_show_the_files_secret_values():
     state = ServiceState("exited", exit_code=1, log="db-1  | FATAL: password hunter2hunter rejected\n")
     shown = prover.redact(_failure("db", state, []))
     assert "hunter2hunter" not in shown and "password *** rejected" in shown
+
+
+def test_a_service_built_from_a_known_image_starts_with_its_capabilities_and_no_trials(images, tmp_path):
+    # Built FROM nginx:1.27 with no command or user of its own: it needs what nginx needs, and the
+    # fixed run confirms it, so the stack is started twice, not once per capability.
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM nginx:1.27\nCOPY index.html /usr/share/nginx/html/\n")
+    (tmp_path / "web" / "index.html").write_text("hello\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: ./web\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "hardener", "prove", "--format", "json", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    compose = next(f for f in json.loads(done.stdout) if f["path"].endswith("compose.yaml"))
+    capabilities = next(f for f in compose["fixes"] if f["rule"] == "HD202")
+    assert capabilities["status"] == "proven", capabilities
+    assert "CHOWN, SETGID, SETUID" in capabilities["description"]
+    assert "`nginx:1.27` needs: the service is built FROM it" in capabilities["why"]
+    assert compose["runs"] == 2
+    assert leftovers() == []
+
+
+def test_a_containers_start_time_is_read_from_dockers_timestamps():
+    from hardener.prove.docker import _started_at
+
+    def started(value):
+        return _started_at({"State": {"StartedAt": value}})
+
+    assert started("2026-12-07T01:55:00.123456789Z") == pytest.approx(1796608500.123456, abs=1e-5)
+    assert started("2026-12-07T01:55:00Z") == 1796608500.0
+    assert started("2026-12-07T02:55:00.5+01:00") == 1796608500.5
+    assert started("0001-01-01T00:00:00Z") is None  # created, never started
+    assert started("") is None and started("yesterday") is None
+
+
+def test_a_run_copies_the_named_folder_and_never_its_own_temporary_folder(images, tmp_path):
+    # The system's temporary folder inside the folder proven: each start's copy must leave the runs'
+    # own folders out, or it would copy itself until names grow too long.
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "compose.yaml").write_text("services:\n  cache:\n    image: redis:7\n    pull_policy: never\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "hardener", "prove", "--format", "json", "."],
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [file] = json.loads(done.stdout)
+    assert file["fixes"] and {f["status"] for f in file["fixes"]} == {"proven"}
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert leftovers() == []
+
+
+def test_the_folder_copied_is_the_repository_or_the_folder_named(tmp_path, monkeypatch):
+    from hardener.prove.command import _copied_root
+
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "deploy").mkdir()
+    (tmp_path / "plain" / "stack").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)  # the current folder is never copied for being the current folder
+    assert _copied_root(str(tmp_path / "repo" / "deploy" / "compose.yaml"), ["repo/deploy"]) == str(tmp_path / "repo")
+    assert _copied_root("plain/stack/compose.yaml", ["plain"]) == str(tmp_path / "plain")
+    assert _copied_root("plain/stack/compose.yaml", ["plain/stack/compose.yaml"]) == str(tmp_path / "plain" / "stack")

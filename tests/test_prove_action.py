@@ -4,12 +4,17 @@ never reaches a container, and a pull request from a fork is never run."""
 
 import json
 
+import pytest
+
 from hardener.github.action import from_a_fork
 from hardener.prove.docker import leftovers
 
 from .docker_daemon import ensure_debian_tag, ensure_stand_ins, require_daemon
 from .fake_github import FakeGitHub
 from .test_github_action import TOKEN, checkout, run_action
+
+# One daemon, one set of images: under pytest-xdist these modules share a worker.
+pytestmark = pytest.mark.xdist_group("docker")
 
 # `probe` exits at once if the token reached its environment, which would fail the baseline.
 COMPOSE = """\
@@ -29,7 +34,7 @@ services:
 volumes:
   cache-data:
 """
-SETTINGS = 'unsafe-fixes = true\n'
+SETTINGS = "unsafe-fixes = true\n"
 
 
 def event(tmp_path, head: str | None, base: str = "acme/shop"):

@@ -23,6 +23,7 @@ class Build:
     context: str
     target: str | None = None
     image: str | None = None
+    service: tuple[str, str] | None = None  # (compose file, service) for a compose `build:`
 
 
 def builds(repository: Repository) -> list[Build]:
@@ -44,6 +45,32 @@ def contexts_of(repository: Repository, dockerfile: str) -> tuple[str, ...]:
 def shipped_targets(repository: Repository, dockerfile: str) -> dict[str, str]:
     """The stages that builds name as their target, with where each is named."""
     return {b.target: b.where for b in builds_of(repository, dockerfile) if b.target}
+
+
+def built_on(repository: Repository, compose_path: str, service: str) -> str | None:
+    """The image a compose service's build starts FROM, when the stage it ships sets no USER, ENTRYPOINT
+    or CMD of its own: the container then starts as that image does, and needs what it needs."""
+    from hardener.dockerfile.document import DockerfileDocument
+    from hardener.model import InputError
+
+    compose_path = normalise(compose_path)
+    build = next((b for b in builds(repository) if b.service == (compose_path, service)), None)
+    text = repository.text(build.dockerfile) if build is not None else None
+    if build is None or text is None:
+        return None
+    try:
+        document = DockerfileDocument(text, build.dockerfile)
+    except InputError:
+        return None
+    target = build.target.lower() if build.target else None
+    stages = [s for s in document.stages if target is None or (s.alias or "").lower() == target]
+    if not stages:
+        return None
+    lineage = stages[-1].lineage
+    if any(i.keyword in ("USER", "ENTRYPOINT", "CMD") for stage in lineage for i in stage.instructions):
+        return None
+    root = lineage[-1]
+    return root.base_resolved if root.base_resolved and "$" not in root.base_resolved else None
 
 
 def _name(image: str) -> str:
@@ -117,7 +144,12 @@ def _compose_builds(repository: Repository):
             if context_path is None or dockerfile_path is None:
                 continue
             yield Build(
-                f"`{path}` (service `{service.name}`)", dockerfile_path, context_path, target, service.scalar("image")
+                f"`{path}` (service `{service.name}`)",
+                dockerfile_path,
+                context_path,
+                target,
+                service.scalar("image"),
+                (path, service.name),
             )
 
 

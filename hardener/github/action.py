@@ -275,7 +275,9 @@ def _proved(inputs: Inputs, actions, env):
 
     refused = from_a_fork(env)
     if refused:
-        actions.notice(f"hardener: prove refused: {refused}; its code is not run, behaviour-changing fixes are not proven")
+        actions.notice(
+            f"hardener: prove refused: {refused}; its code is not run, behaviour-changing fixes are not proven"
+        )
         return unproven_only_on_request, f"prove refused: {refused}"
     from hardener.prove.command import prove_paths
 

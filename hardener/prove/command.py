@@ -40,10 +40,11 @@ def prove_paths(
     from hardener.config import ConfigFinder
     from hardener.discovery import discover
     from hardener.files import read_source
-    from hardener.gather import evidence_root, read_repository
+    from hardener.gather import evidence_root, read_repository, repository_root_of
     from hardener.prove.core import prove_compose, prove_dockerfile
-    from hardener.prove.docker import ComposeRuntime, daemon_problem
+    from hardener.prove.docker import ComposeRuntime, daemon_problem, terminate_as_interrupt
 
+    terminate_as_interrupt()
     problem = daemon_problem()
     compose = compose_command()
     if problem or compose is None:
@@ -70,29 +71,64 @@ def prove_paths(
     # The evidence the fixes read (entrypoints, Makefiles, other compose files), once per repository.
     repositories: dict[str, object] = {}
     deadline = time.monotonic() + time_limit
+    named_roots = [evidence_root(path) for path in paths if os.path.lexists(path)]
+    root_of = {path: repository_root_of(path, named_roots) for path in sources}
     for target in chosen:
         source = sources[target.path]
-        root = evidence_root(target.path)
+        root = root_of[target.path]
         if root not in repositories:
             texts = {
                 os.path.relpath(os.path.realpath(p), root).replace(os.sep, "/"): s.text
                 for p, s in sources.items()
-                if evidence_root(p) == root
+                if root_of[p] == root
             }
             repositories[root] = read_repository(root, texts)
         relative = os.path.relpath(os.path.realpath(target.path), root).replace(os.sep, "/")
         config = finder.for_path(Path(target.path)).with_overrides(**(overrides or {}))
         folder = os.path.dirname(os.path.realpath(target.path))
-        runtime = ComposeRuntime(folder, compose, wait_seconds, copied_root=root)
-        common = dict(deadline=deadline, repository=repositories[root], repository_path=relative)
+        runtime = ComposeRuntime(folder, compose, wait_seconds, copied_root=_copied_root(target.path, paths))
         if target.kind == "compose":
             report = prove_compose(
-                source.text, target.path, config, runtime, minimise_capabilities=minimise_capabilities, **common
+                source.text,
+                target.path,
+                config,
+                runtime,
+                minimise_capabilities=minimise_capabilities,
+                deadline=deadline,
+                repository=repositories[root],
+                repository_path=relative,
             )
         else:
-            report = prove_dockerfile(source.text, target.path, config, runtime, folder, **common)
+            report = prove_dockerfile(
+                source.text,
+                target.path,
+                config,
+                runtime,
+                folder,
+                deadline=deadline,
+                repository=repositories[root],
+                repository_path=relative,
+            )
         run.reports.append(report)
     return run
+
+
+def _copied_root(path: str, named: list[str]) -> str:
+    """The folder each start copies, so that builds and mounts reaching above the file's folder work: the
+    git repository around the file, else the folder named on the command line that holds it (never the
+    current folder above it), else the file's own folder."""
+    from hardener.files import is_inside, repository_of
+
+    real = os.path.realpath(path)
+    repository = repository_of(os.path.dirname(real))
+    if repository is not None:
+        return repository
+    for name in named:
+        folder = os.path.realpath(name)
+        folder = folder if os.path.isdir(folder) else os.path.dirname(folder)
+        if is_inside(real, folder):
+            return folder
+    return os.path.dirname(real)
 
 
 def as_json(run: ProveRun) -> list[dict]:
@@ -135,7 +171,7 @@ def as_text(run: ProveRun) -> str:
             lines.append(f"    because {v.why}")
     if not run.reports:
         lines.append("No compose files or Dockerfiles to prove.")
-    counts = {}
+    counts: dict[str, int] = {}
     for report in run.reports:
         for v in report.verdicts:
             counts[v.status] = counts.get(v.status, 0) + 1

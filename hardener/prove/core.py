@@ -71,9 +71,12 @@ _PORT_OUTCOMES_PAST = {"answers": "answered", "closes": "closed them", "silent":
 
 
 class Runtime(Protocol):
-    def start(self, compose_text: str, variables: dict[str, str], dockerfile: str | None = None) -> dict[str, ServiceState]:
+    def start(
+        self, compose_text: str, variables: dict[str, str], dockerfile: str | None = None, measure: bool = True
+    ) -> dict[str, ServiceState]:
         """Start the stack written in compose_text, observe each service, remove everything again.
-        `dockerfile`: the text of the Dockerfile that ${HARDENER_PROVE_DOCKERFILE} names."""
+        `dockerfile`: the text of the Dockerfile that ${HARDENER_PROVE_DOCKERFILE} names; `measure`:
+        also what each service used and wrote (the baseline's; later runs only compare states)."""
         ...
 
 
@@ -165,7 +168,9 @@ def prove_dockerfile(
 
 
 class _Prover:
-    def __init__(self, text, path, config, runtime, deadline, repository, clock, minimise_capabilities, repository_path=None):
+    def __init__(
+        self, text, path, config, runtime, deadline, repository, clock, minimise_capabilities, repository_path=None
+    ):
         self.text = text
         self.repository_path = repository_path
         self.secret_values = _secret_values(text)
@@ -177,6 +182,7 @@ class _Prover:
         self.clock = clock
         self.minimise = minimise_capabilities
         self.stack: str | None = None  # set for a Dockerfile: the compose file that builds and starts it
+        self.inherited: set[str] = set()  # services given the capabilities of the image they are built FROM
         self.report = ProveReport(path)
 
     # -- helpers
@@ -195,12 +201,12 @@ class _Prover:
     def out_of_time(self) -> bool:
         return self.deadline is not None and self.clock() > self.deadline
 
-    def run(self, candidate: str, variables: tuple[str, ...] = ()) -> dict[str, ServiceState]:
+    def run(self, candidate: str, variables: tuple[str, ...] = (), measure: bool = False) -> dict[str, ServiceState]:
         self.report.runs += 1
         values = _throwaway_values(variables)
         if self.stack is not None:  # a Dockerfile: the candidate is built by the one-service stack
-            return self.runtime.start(self.stack, values, dockerfile=candidate)
-        return self.runtime.start(candidate, values)
+            return self.runtime.start(self.stack, values, dockerfile=candidate, measure=measure)
+        return self.runtime.start(candidate, values, measure=measure)
 
     def broken_by(self, candidate, working: list[str]) -> list[tuple[str, str]]:
         """The services of `working` that no longer work with the candidate's fixes, with what they did."""
@@ -242,7 +248,7 @@ class _Prover:
         if not _behaviour_changing(first):
             report.fixed_text, report.result = first.fixed, first
             return report
-        report.baseline = baseline = self.run(self.text)
+        report.baseline = baseline = self.run(self.text, measure=True)
         working = [name for name, state in baseline.items() if state.works]
         if not working:
             states = ", ".join(self.redact(_failure(n, s, [])) for n, s in baseline.items()) or "no service started"
@@ -286,7 +292,7 @@ class _Prover:
                 failures = self.broken_by(alone, working)
                 if not failures:
                     continue
-                touched = {by_line.get(a.line) for a in alone.applied if a.rule == rule} - {None}
+                touched = {by_line[a.line] for a in alone.applied if a.rule == rule and a.line in by_line}
                 failed = {name for name, _ in failures}
                 why = "; ".join(failure for _, failure in failures)
                 guilty = (failed & touched) or touched
@@ -327,10 +333,12 @@ class _Prover:
         for applied in final.applied:
             if applied.tier is not Tier.BEHAVIOUR_CHANGING or applied.rule not in kept:
                 continue
-            name = by_line.get(applied.line)
-            why = started if name not in baseline else _started([name], baseline)
-            if applied.rule == "HD202" and name in trials:
-                why += "; " + trials[name]
+            service = by_line.get(applied.line)
+            why = started if service is None or service not in baseline else _started([service], baseline)
+            if applied.rule == "HD202" and service in trials:
+                why += "; " + trials[service]
+            elif applied.rule == "HD202" and service in self.inherited and service in measured:
+                why += "; cap_add is " + measured[service].capabilities_how
             report.verdicts.append(Verdict(applied.rule, applied.line, applied.description, "proven", why))
         report.fixed_text, report.result, report.measured = final.fixed, final, config.measured
         return report
@@ -338,12 +346,12 @@ class _Prover:
     # -- capabilities
 
     def services(self) -> list:
-        from hardener.kinds import kind_named
+        from hardener.compose.document import ComposeDocument
 
         if self.stack is not None:
             return []
         try:
-            return kind_named("compose").parse(self.text, self.path).standalone_services
+            return ComposeDocument(self.text, self.path).standalone_services
         except Exception:  # the fix runs above have parsed it; nothing to learn otherwise
             return []
 
@@ -364,13 +372,32 @@ class _Prover:
 
         seeded = dict(measured)
         for name, image in self.service_images().items():
-            if name in measured and capabilities_to_add(image, self.config) is None:
+            if name not in measured or capabilities_to_add(image, self.config) is not None:
+                continue
+            base = self.built_on(name) if image is None else None
+            needs = capabilities_to_add(base, self.config) if base else None
+            if base and needs is not None:
+                # Built FROM a known image and started as it starts: its set, confirmed by the fixed run.
+                self.inherited.add(name)
+                seeded[name] = replace(
+                    measured[name],
+                    capabilities=needs,
+                    capabilities_how=f"what `{base}` needs: the service is built FROM it and starts as it does",
+                )
+            else:
                 seeded[name] = replace(
                     measured[name],
                     capabilities=DOCKER_DEFAULT_CAPABILITIES,
                     capabilities_how="Docker's default capabilities, named one by one (not narrowed by trial)",
                 )
         return seeded
+
+    def built_on(self, service: str) -> str | None:
+        from hardener.evidence.builds import built_on
+
+        if self.repository is None or self.repository_path is None:
+            return None
+        return built_on(self.repository, self.repository_path, service)
 
     def confirm_capabilities(self, config, measured, dropped, final, working):
         """Take out each added capability in turn (of every service at once) and keep it out when the
@@ -384,33 +411,49 @@ class _Prover:
             if m is None or name not in images:
                 continue
             start = m.capabilities if m.capabilities is not None else capabilities_to_add(images[name], self.config)
-            # Images the table knows are narrowed only on request; a default set always is.
-            if start and (self.minimise or m.capabilities is not None):
+            # Sets the table gives (for the image or the one it is built FROM) are narrowed only on
+            # request; Docker's default set always is.
+            if start and (self.minimise or (m.capabilities is not None and name not in self.inherited)):
                 current[name] = list(start)
         needed: dict[str, list[str]] = {name: [] for name in current}
         removed: dict[str, list[str]] = {name: [] for name in current}
         timed_out = False
         # Services that started with Docker's whole default set try none at all first: many need none.
-        from hardener.measured import DOCKER_DEFAULT_CAPABILITIES
+        from hardener.measured import DOCKER_DEFAULT_CAPABILITIES, STEP_DOWN_CAPABILITIES
 
+        def broken_with(sets: dict[str, tuple[str, ...]]) -> set[str]:
+            candidate_sets = {n: sets.get(n, tuple(c)) for n, c in current.items()}
+            trial = replace(config, measured=_with_capabilities(measured, candidate_sets, ""))
+            return {n for n, _ in self.broken_by(self.fix(trial, dropped), working)}
+
+        method = {name: "started without each capability in turn" for name in current}
         seeded = [n for n in current if tuple(current[n]) == DOCKER_DEFAULT_CAPABILITIES]
         if seeded and not self.out_of_time():
-            candidate_sets = {n: (() if n in seeded else tuple(c)) for n, c in current.items()}
-            trial = replace(config, measured=_with_capabilities(measured, candidate_sets, ""))
-            broken = {n for n, _ in self.broken_by(self.fix(trial, dropped), working)}
+            broken = broken_with({n: () for n in seeded})
             for name in seeded:
                 if name not in broken:
                     removed[name], current[name] = current[name], []
+                    method[name] = "started with none"
+            seeded = [n for n in seeded if n in broken]
+        if seeded and not self.out_of_time():
+            broken = broken_with({n: STEP_DOWN_CAPABILITIES for n in seeded})
+            for name in seeded:
+                if name not in broken:
+                    removed[name] = [c for c in current[name] if c not in STEP_DOWN_CAPABILITIES]
+                    current[name] = list(STEP_DOWN_CAPABILITIES)
+                    method[name] = (
+                        f"none failed; started with {', '.join(STEP_DOWN_CAPABILITIES)} (what an entrypoint that "
+                        "steps down to its own user needs), then without each of them in turn"
+                    )
         untried = {name: list(caps) for name, caps in current.items()}
         while any(untried.values()):
             if self.out_of_time():
                 timed_out = True
                 break
             trying = {name: caps.pop(0) for name, caps in untried.items() if caps}
-            candidate_sets = {n: tuple(c for c in current[n] if c != trying.get(n)) for n in current}
-            trial = replace(config, measured=_with_capabilities(measured, candidate_sets, ""))
-            candidate = self.fix(trial, dropped)
-            broken = {n for n, _ in self.broken_by(candidate, working)}
+            broken = broken_with(
+                {n: tuple(c for c in current[n] if c != capability) for n, capability in trying.items()}
+            )
             for name, capability in trying.items():
                 if name in broken:
                     needed[name].append(capability)
@@ -421,7 +464,7 @@ class _Prover:
             return config, final, {}
         how = {
             n: (
-                f"cap_add found by trial: started without each capability in turn; needed "
+                f"cap_add found by trial: {method[n]}; needed "
                 f"{', '.join(needed[n]) or 'none'}"
                 + (f", not needed {', '.join(removed[n])}" if removed[n] else "")
                 + ("; the time limit ended the trials, the rest were kept" if timed_out else "")
@@ -479,9 +522,7 @@ def _secret_values(text: str) -> tuple[str, ...]:
     from hardener.secret_names import looks_secret
 
     found = {
-        value
-        for name, value in _SECRET_ASSIGNMENT.findall(text)
-        if looks_secret(name) and not value.startswith("$")
+        value for name, value in _SECRET_ASSIGNMENT.findall(text) if looks_secret(name) and not value.startswith("$")
     }
     return tuple(sorted(found, key=len, reverse=True))
 

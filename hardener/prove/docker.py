@@ -24,7 +24,10 @@ from dataclasses import replace
 from hardener.measured import Measurement
 from hardener.prove.core import DOCKERFILE_VARIABLE, ServiceState
 
-SETTLE_SECONDS = 3  # after `up --wait`: long enough to see a service that exits or restarts at once
+# How long each container must have run before its state counts: long enough to see a service that
+# exits or restarts at once. Counted from the container's own start, and measuring happens meanwhile,
+# so a run waits only for what is left of it after `up --wait`.
+SETTLE_SECONDS = 2.0
 UP_FAILED = "docker compose up"  # the state's name when `up` made no container at all
 _PASSED = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "TMPDIR")
 
@@ -71,7 +74,7 @@ class ComposeRuntime:
         self.projects: list[str] = []  # every project started, for the tests' cleanup check
 
     def start(
-        self, compose_text: str, variables: dict[str, str], dockerfile: str | None = None
+        self, compose_text: str, variables: dict[str, str], dockerfile: str | None = None, measure: bool = True
     ) -> dict[str, ServiceState]:
         project = f"hardener-prove-{secrets.token_hex(4)}"
         self.projects.append(project)
@@ -81,7 +84,7 @@ class ComposeRuntime:
             # hands to another owner must look to the next run as it does in a fresh checkout, and the
             # repository itself is never written.
             root_copy = os.path.join(folder, "project")
-            shutil.copytree(self.copied_root, root_copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+            shutil.copytree(self.copied_root, root_copy, symlinks=True, ignore=_not_copied)
             project_copy = os.path.normpath(
                 os.path.join(root_copy, os.path.relpath(self.project_directory, self.copied_root))
             )
@@ -97,8 +100,7 @@ class ComposeRuntime:
                 up = self._compose(
                     base, ["up", "-d", "--build", "--wait", "--wait-timeout", str(self.wait_seconds)], env
                 )
-                time.sleep(SETTLE_SECONDS)
-                states = self._observe(base, env)
+                states = self._observe(base, env, measure)
                 if up.returncode != 0:
                     # A build, the file itself or a container's start failed: `up`'s error is the evidence
                     # for what never ran.
@@ -123,25 +125,49 @@ class ComposeRuntime:
         except subprocess.TimeoutExpired as exc:
             return subprocess.CompletedProcess(exc.cmd, 124, "", "timed out")
 
-    def _observe(self, base, env) -> dict[str, ServiceState]:
-        listed = self._compose(base, ["ps", "--all", "--format", "json"], env)
-        states: dict[str, ServiceState] = {}
-        for entry in _json_lines(listed.stdout):
-            name = entry.get("Service", "")
-            container = entry.get("ID", "")
+    def _observe(self, base, env, measure: bool) -> dict[str, ServiceState]:
+        """Each service's state once the settling time is over, its log, the ports' answers and (when
+        `measure`) what it used and wrote; the services are observed side by side."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        listed = _json_lines(self._compose(base, ["ps", "--all", "--format", "json"], env).stdout)
+
+        def observe(entry: dict) -> tuple[str, ServiceState]:
+            name, container = entry.get("Service", ""), entry.get("ID", "")
             details = _inspect(container, env)
-            state = entry.get("State", "")
+            running = (details.get("State") or {}).get("Status") == "running"
+            settled_at = time.time() + SETTLE_SECONDS
+            started = _started_at(details)
+            if started is not None:
+                settled_at = min(settled_at, started + SETTLE_SECONDS)
+            measured = _measure(container, details, env) if measure and running else None
+            time.sleep(max(0.0, settled_at - time.time()))
+            details = _inspect(container, env) or details  # as it is once settled
+            state = details.get("State") or {}
+            status = state.get("Status") or entry.get("State", "")
+            if measured is not None and status == "running":
+                # Peaks keep growing while it settles: read them last.
+                memory, pids = _cgroup_peaks(int(state.get("Pid") or 0))
+                measured = replace(
+                    measured,
+                    memory_peak=memory if memory is not None else measured.memory_peak,
+                    pids_peak=pids if pids is not None else measured.pids_peak,
+                )
             logs = self._compose(base, ["logs", "--no-color", "--tail", "20", name], env)
-            states[name] = ServiceState(
-                state=state,
-                health=entry.get("Health", "") or "",
-                exit_code=int(entry.get("ExitCode", 0) or 0),
+            return name, ServiceState(
+                state=status,
+                health=(state.get("Health") or {}).get("Status", "") or "",
+                exit_code=int(state.get("ExitCode", entry.get("ExitCode", 0)) or 0),
                 restarts=int(details.get("RestartCount", 0) or 0),
                 log=(logs.stdout + logs.stderr)[-2000:],
-                measured=_measure(container, details, env) if state == "running" else None,
-                ports=probe_ports(details) if state == "running" else (),
+                measured=measured if status == "running" else None,
+                ports=probe_ports(details) if status == "running" else (),
             )
-        return states
+
+        if not listed:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(listed))) as pool:
+            return dict(pool.map(observe, listed))
 
 
 PROBE_REQUEST = b"GET / HTTP/1.0\r\n\r\n"  # HTTP servers answer; other protocols answer or close
@@ -165,7 +191,9 @@ def probe_ports(details: dict) -> tuple[tuple[int, str], ...]:
         if protocol not in ("", "tcp") or not port.isdigit():
             continue
         targets = [(address, int(port)) for address in addresses[:1]]
-        targets += [("127.0.0.1", int(b["HostPort"])) for b in published.get(key) or [] if b.get("HostPort", "").isdigit()][:1]
+        targets += [
+            ("127.0.0.1", int(b["HostPort"])) for b in published.get(key) or [] if b.get("HostPort", "").isdigit()
+        ][:1]
         outcome = "refused"
         for target in targets:
             outcome = _probe(target)
@@ -200,26 +228,50 @@ def _up_error(output: str) -> str:
     kept = [
         line
         for line in output.splitlines()
-        if line.strip() and "level=warning" not in line and not set(line.strip()) <= set("-=#* ")
+        if line.strip()
+        and "level=warning" not in line
+        and not set(line.strip()) <= set("-=#* ")
         and not line.lstrip().startswith(("Container ", "Network ", "Volume ", "#"))
     ]
     return "\n".join(kept)[-2000:]
 
 
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    """What a run's copy leaves out: `.git`, and the runs' own temporary folders (were the system's
+    temporary folder inside the copied tree, a copy would otherwise hold itself)."""
+    skipped = {".git"} & set(names)
+    if os.path.realpath(folder) == os.path.realpath(tempfile.gettempdir()):
+        skipped |= {name for name in names if name.startswith("hardener-prove-")}
+    return skipped
+
+
 @contextlib.contextmanager
 def _interrupts_held():
-    """SIGINT ignored for the block (in the main thread; elsewhere signals cannot be set)."""
+    """SIGINT and SIGTERM ignored for the block (in the main thread; elsewhere signals cannot be set)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def terminate_as_interrupt() -> None:
+    """Treat SIGTERM (a cancelled CI job, `kill`) as Ctrl-C, so that a prove run removes what it started."""
+    import signal
+    import threading
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupted)
 
 
 def _docker(arguments: list[str], env) -> str:
@@ -229,6 +281,23 @@ def _docker(arguments: list[str], env) -> str:
     except subprocess.TimeoutExpired:
         return ""
     return done.stdout if done.returncode == 0 else ""
+
+
+def _started_at(details: dict) -> float | None:
+    """When the container's current run began (`State.StartedAt`, RFC 3339 in nanoseconds), as a Unix time."""
+    import re
+    from datetime import datetime
+
+    value = str((details.get("State") or {}).get("StartedAt") or "")
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", value)
+    if match is None or match.group(1).startswith("0001"):  # Docker's zero time: never started
+        return None
+    whole, fraction, zone = match.groups()
+    try:
+        moment = datetime.fromisoformat(whole + (zone if zone != "Z" else "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)
 
 
 def _inspect(container: str, env) -> dict:
@@ -272,9 +341,7 @@ def written_paths(changed: list[str], mounted: list[str]) -> tuple[str, ...]:
     listed = set(changed)
     leaves = [p for p in listed if not any(other.startswith(p.rstrip("/") + "/") for other in listed)]
     outside = [
-        p
-        for p in leaves
-        if not any(p == m or p.startswith(m.rstrip("/") + "/") for m in (*mounted, *_DOCKER_OWN) if m)
+        p for p in leaves if not any(p == m or p.startswith(m.rstrip("/") + "/") for m in (*mounted, *_DOCKER_OWN) if m)
     ]
     return tuple(sorted(outside))
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from hardener.compose.fixes import Plan, apply_plan
+from hardener.compose.rules.secret_in_environment import secrets_from_environment
 from hardener.compose.services import (
     described_image,
     image,
@@ -12,7 +13,6 @@ from hardener.compose.services import (
     writes_from_repository,
     writes_outside,
 )
-from hardener.compose.rules.secret_in_environment import secrets_from_environment
 from hardener.measured import tmpfs_from
 from hardener.model import Severity, Tier
 from hardener.policy import writable_paths
