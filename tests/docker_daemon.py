@@ -8,10 +8,13 @@ builder, which uses local images, and their RUN steps reach the machine's packag
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,19 @@ def require_daemon() -> None:
     if os.environ.get("HARDENER_REQUIRE_DOCKER") == "1":
         pytest.fail(f"a Docker daemon is required (HARDENER_REQUIRE_DOCKER=1): {problem}", pytrace=False)
     pytest.skip(f"{problem}: start dockerd to run the tests that prove fixes on containers")
+
+
+@contextlib.contextmanager
+def exclusive_daemon():
+    """One test module at a time on the daemon, whichever pytest-xdist worker runs it: the tests check that
+    nothing of theirs is left behind, and build the same images. (xdist_group puts them on one worker;
+    this holds where a scheduler does not.)"""
+    with open(os.path.join(tempfile.gettempdir(), "hardener-tests-docker.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def debian_mirror() -> str:

@@ -19,10 +19,17 @@ from hardener.config import Config
 from hardener.prove.core import prove_compose, prove_dockerfile
 from hardener.prove.docker import ComposeRuntime, leftovers
 
-from .docker_daemon import build_image, ensure_debian_tag, ensure_stand_ins, require_daemon
+from .docker_daemon import build_image, ensure_debian_tag, ensure_stand_ins, exclusive_daemon, require_daemon
 
 # One daemon, one set of images: under pytest-xdist these modules share a worker.
 pytestmark = pytest.mark.xdist_group("docker")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_module_on_the_daemon():
+    with exclusive_daemon():
+        yield
+
 
 NEVER_HEALTHY = """\
 FROM {base}

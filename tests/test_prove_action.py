@@ -9,12 +9,19 @@ import pytest
 from hardener.github.action import from_a_fork
 from hardener.prove.docker import leftovers
 
-from .docker_daemon import ensure_debian_tag, ensure_stand_ins, require_daemon
+from .docker_daemon import ensure_debian_tag, ensure_stand_ins, exclusive_daemon, require_daemon
 from .fake_github import FakeGitHub
 from .test_github_action import TOKEN, checkout, run_action
 
 # One daemon, one set of images: under pytest-xdist these modules share a worker.
 pytestmark = pytest.mark.xdist_group("docker")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_module_on_the_daemon():
+    with exclusive_daemon():
+        yield
+
 
 # `probe` exits at once if the token reached its environment, which would fail the baseline.
 COMPOSE = """\
