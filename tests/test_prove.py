@@ -81,6 +81,19 @@ def prove(folder, compose_text: str, **options):
     return report, runtime
 
 
+def prove_json(path: str, **options) -> list[dict]:
+    """`hardener prove --format json PATH` in its own process, as a user runs it: its report."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hardener", "prove", "--format", "json", path],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **options,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
 def by_service(report, line: int) -> dict[str, object]:
     return {v.rule: v for v in report.verdicts if v.line == line}
 
@@ -190,14 +203,7 @@ def test_a_dockerfile_whose_new_user_cannot_write_its_data_folder_is_caught(imag
 def test_the_cli_reports_each_fix_in_json_and_writes_nothing(images, tmp_path):
     written = "services:\n  app:\n    image: example/never-healthy:1\n    pull_policy: never\n"
     (tmp_path / "compose.yaml").write_text(written)
-    done = subprocess.run(
-        [sys.executable, "-m", "hardener", "prove", "--format", "json", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    [file] = json.loads(done.stdout)
+    [file] = prove_json(str(tmp_path))
     assert file["baseline"] == {"app": "running (unhealthy)"}
     assert file["fixes"] and {f["status"] for f in file["fixes"]} == {"not proven"}
     assert {"rule", "line", "description", "status", "why"} <= set(file["fixes"][0])
@@ -290,14 +296,7 @@ def test_a_service_built_from_a_known_image_starts_with_its_capabilities_and_no_
     (tmp_path / "web" / "Dockerfile").write_text("FROM nginx:1.27\nCOPY index.html /usr/share/nginx/html/\n")
     (tmp_path / "web" / "index.html").write_text("hello\n")
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: ./web\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "hardener", "prove", "--format", "json", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    compose = next(f for f in json.loads(done.stdout) if f["path"].endswith("compose.yaml"))
+    compose = next(f for f in prove_json(str(tmp_path)) if f["path"].endswith("compose.yaml"))
     capabilities = next(f for f in compose["fixes"] if f["rule"] == "HD202")
     assert capabilities["status"] == "proven", capabilities
     assert "CHOWN, SETGID, SETUID" in capabilities["description"]
@@ -324,16 +323,7 @@ def test_a_run_copies_the_named_folder_and_never_its_own_temporary_folder(images
     # own folders out, or it would copy itself until names grow too long.
     (tmp_path / "tmp").mkdir()
     (tmp_path / "compose.yaml").write_text("services:\n  cache:\n    image: redis:7\n    pull_policy: never\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "hardener", "prove", "--format", "json", "."],
-        cwd=tmp_path,
-        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    [file] = json.loads(done.stdout)
+    [file] = prove_json(".", cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
     assert file["fixes"] and {f["status"] for f in file["fixes"]} == {"proven"}
     assert list((tmp_path / "tmp").iterdir()) == []
     assert leftovers() == []

@@ -418,7 +418,6 @@ class _Prover:
         needed: dict[str, list[str]] = {name: [] for name in current}
         removed: dict[str, list[str]] = {name: [] for name in current}
         timed_out = False
-        # Services that started with Docker's whole default set try none at all first: many need none.
         from hardener.measured import DOCKER_DEFAULT_CAPABILITIES, STEP_DOWN_CAPABILITIES
 
         def broken_with(sets: dict[str, tuple[str, ...]]) -> set[str]:
@@ -427,6 +426,8 @@ class _Prover:
             return {n for n, _ in self.broken_by(self.fix(trial, dropped), working)}
 
         method = {name: "started without each capability in turn" for name in current}
+        # Services that started with Docker's whole default set try none at all first (many need none),
+        # then the step-down set, before capabilities are taken out one by one.
         seeded = [n for n in current if tuple(current[n]) == DOCKER_DEFAULT_CAPABILITIES]
         if seeded and not self.out_of_time():
             broken = broken_with({n: () for n in seeded})
